@@ -1,0 +1,41 @@
+# Two commands on a fresh machine with Python 3.11 and make: `make run`, `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+
+# pip's output goes to a log; it is shown only when the install fails.
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing contacts-etl into $(VENV) (log: $(VENV)/install.log) ..."
+	@$(BIN)/python -m pip install --disable-pip-version-check -q -e . >$(VENV)/install.log 2>&1 \
+		|| (cat $(VENV)/install.log; exit 1)
+	@touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing contacts-etl with its test tools into $(VENV) (log: $(VENV)/install.log) ..."
+	@$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test]' >$(VENV)/install.log 2>&1 \
+		|| (cat $(VENV)/install.log; exit 1)
+	@touch $(STAMP) $@
+
+run: $(STAMP)
+	$(BIN)/contacts-etl preview data/samples/contacts.csv
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/normalise_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The command line and the run-wide pieces: settings, errors, reports."""

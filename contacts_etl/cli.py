@@ -1,0 +1,141 @@
+"""`contacts-etl`: the command line. User mistakes end as one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from contacts_etl.errors import ContactsEtlError, SettingError
+from transforms.normalise import DEFAULT_ZONE
+
+app = typer.Typer(
+    name="contacts-etl",
+    help="Load contact records into Five9 dialing lists with guard times exact to the minute.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+Sources = Annotated[
+    list[str], typer.Argument(help="CSV or Parquet files, folders or glob patterns.")
+]
+MappingOption = Annotated[
+    Path | None, typer.Option("--mapping", help="TOML file renaming source columns.")
+]
+TimezoneOption = Annotated[
+    str,
+    typer.Option(
+        "--timezone",
+        envvar="CONTACTS_TIMEZONE",
+        help="IANA zone for times that carry no offset and rows without a timezone.",
+    ),
+]
+CallingHoursOption = Annotated[
+    str | None,
+    typer.Option(
+        "--calling-hours",
+        envvar="CONTACTS_CALLING_HOURS",
+        help="Narrow windows to these hours in each row's zone, e.g. 08:00-21:00.",
+    ),
+]
+E164Option = Annotated[
+    bool,
+    typer.Option("--e164", envvar="FIVE9_E164", help="The Five9 domain is set to E.164 numbers."),
+]
+KeyOption = Annotated[
+    list[str] | None,
+    typer.Option("--key", help="Key field(s) Five9 matches records on (default number1)."),
+]
+DelimiterOption = Annotated[
+    str | None, typer.Option("--delimiter", help="CSV delimiter (default: sniffed).")
+]
+EncodingOption = Annotated[
+    str, typer.Option("--encoding", help="CSV encoding: utf-8 (default) or latin-1.")
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Judge expiry at this UTC moment instead of now (ISO 8601)."),
+]
+
+
+@app.callback()
+def cli() -> None:
+    """Load contact records into Five9 dialing lists with guard times exact to the minute."""
+
+
+def _moment(text: str | None) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(text)
+    except ValueError:
+        raise SettingError(f"--as-of {text!r} is not an ISO 8601 moment") from None
+
+
+@app.command()
+def preview(
+    sources: Sources,
+    mapping: MappingOption = None,
+    timezone: TimezoneOption = DEFAULT_ZONE,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write the contacts that would be sent (.csv/.parquet)."),
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option("--rejects", help="Write every row set aside, with its reason."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="How many rows to show.")] = 10,
+    calling_hours: CallingHoursOption = None,
+    e164: E164Option = False,
+    key: KeyOption = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = "utf-8",
+    as_of: AsOfOption = None,
+) -> None:
+    """Show what a load would send and set aside, without touching the network."""
+    from contacts_etl.console import show_preview
+    from contacts_etl.preview import PreviewRequest, run_preview
+
+    request = PreviewRequest(
+        sources=sources,
+        mapping=mapping,
+        timezone=timezone,
+        calling_hours=calling_hours,
+        e164=e164,
+        keys=tuple(key) if key else ("number1",),
+        output=output,
+        rejects=rejects,
+        limit=limit,
+        delimiter=delimiter,
+        encoding=encoding,
+        as_of=_moment(as_of),
+    )
+    console = Console()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,} rows read"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Reading and validating", total=None)
+        result = run_preview(request, on_rows_read=lambda n: progress.advance(task, n))
+    show_preview(result, limit, console)
+
+
+def main() -> None:
+    """Entry point: run the command; a user's mistake is one line on stderr and exit code 2."""
+    try:
+        app()
+    except ContactsEtlError as error:
+        print(f"contacts-etl: error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)

@@ -1,0 +1,111 @@
+"""Files a run writes for people: the contacts that would be sent, and the rows set aside.
+
+CSV or Parquet by the file's extension, written batch by batch. A CSV of rejects is safe to
+open in a spreadsheet: a cell that would start a formula is prefixed with an apostrophe
+(OWASP "CSV injection"). The contacts file holds values exactly as they would be sent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from contacts_etl.errors import SettingError
+from schemas.fields import RAW_RECORD, SOURCE_FILE, SOURCE_LINE
+
+WIRE_TIME = "%Y-%m-%dT%H:%M:00Z"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def wire_time(instants: pd.Series) -> pd.Series:
+    """UTC instants as Five9's REST path takes them: YYYY-MM-DDTHH:MM:00Z."""
+    text: pd.Series = instants.dt.tz_convert("UTC").dt.strftime(WIRE_TIME)
+    return text
+
+
+def spreadsheet_safe(values: pd.Series) -> pd.Series:
+    """Text that a spreadsheet shows as text, never runs as a formula."""
+    text = values.astype("str")
+    risky = text.str.startswith(_FORMULA_START).fillna(False)
+    return text.where(~risky, "'" + text)
+
+
+def output_format(path: Path, setting: str) -> str:
+    """'csv' or 'parquet' from a file name; anything else is a setting error."""
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".txt"}:
+        return "csv"
+    if suffix in {".parquet", ".pq"}:
+        return "parquet"
+    raise SettingError(f"{setting} {path}: use a .csv or .parquet file name")
+
+
+class TableWriter:
+    """Append DataFrames with fixed columns (all text) to a CSV or Parquet file."""
+
+    def __init__(self, path: Path, columns: list[str], setting: str, *, safe: bool) -> None:
+        self.path = path
+        self.columns = columns
+        self.rows = 0
+        self._format = output_format(path, setting)
+        self._safe = safe and self._format == "csv"
+        self._schema = pa.schema([(name, pa.string()) for name in columns])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer: pa_csv.CSVWriter | pq.ParquetWriter = (
+                pa_csv.CSVWriter(str(path), self._schema)
+                if self._format == "csv"
+                else pq.ParquetWriter(str(path), self._schema)
+            )
+        except OSError as error:
+            raise SettingError(f"{setting} {path} cannot be written: {error.strerror}") from None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append rows; missing columns are empty, values are written as text."""
+        if frame.empty:
+            return
+        table = {}
+        for name in self.columns:
+            column = frame[name].astype("str") if name in frame.columns else None
+            if column is not None and self._safe:
+                column = spreadsheet_safe(column)
+            table[name] = pa.array(
+                column if column is not None else [None] * len(frame),
+                type=pa.string(),
+                from_pandas=True,
+            )
+        self._writer.write_table(pa.table(table, schema=self._schema))
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def rejects_columns(original_columns: list[str]) -> list[str]:
+    """Origin, bucket and reason first, then the sources' own columns, then any raw record."""
+    own = [SOURCE_FILE, SOURCE_LINE, "bucket", "reason"]
+    return [*own, *(c for c in original_columns if c not in own), RAW_RECORD]
+
+
+def contacts_frame(contacts: pd.DataFrame) -> pd.DataFrame:
+    """Contacts as written to --output: origin, Five9 fields, guard times on the wire."""
+    out = contacts.copy()
+    out["guard_start"] = wire_time(contacts["guard_start"])
+    out["guard_end"] = wire_time(contacts["guard_end"])
+    return out

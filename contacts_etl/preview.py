@@ -1,0 +1,148 @@
+"""The analyst's preview: what a load would send and what it would set aside, with no network."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from contacts_etl.column_mapping import ColumnMapping
+from contacts_etl.errors import SettingError
+from contacts_etl.outputs import TableWriter, contacts_frame, rejects_columns, wire_time
+from contacts_etl.pipeline import ContactPipeline, RunCounts, original_columns
+from sources import ReadOptions, open_sources
+from transforms.calling_hours import CallingHours
+from transforms.normalise import DEFAULT_ZONE, NormaliseOptions
+from transforms.zones import check_default_zone
+
+LOCAL_FORMAT = "%Y-%m-%d %H:%M %Z"
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """Everything a preview needs, checked before any row is read."""
+
+    sources: Sequence[str]
+    mapping: Path | None = None
+    timezone: str = DEFAULT_ZONE
+    calling_hours: str | None = None
+    e164: bool = False
+    keys: tuple[str, ...] = ("number1",)
+    output: Path | None = None
+    rejects: Path | None = None
+    limit: int = 10
+    delimiter: str | None = None
+    encoding: str = "utf-8"
+    as_of: pd.Timestamp | None = None
+
+    def normalise_options(self) -> NormaliseOptions:
+        """The normalisation settings, validated (a bad one is fatal)."""
+        if self.limit < 0:
+            raise SettingError(f"--limit {self.limit} must be zero or more")
+        if not self.keys:
+            raise SettingError("--key needs at least one field name")
+        return NormaliseOptions(
+            default_zone=check_default_zone(self.timezone),
+            calling_hours=CallingHours.parse(self.calling_hours) if self.calling_hours else None,
+            e164=self.e164,
+            keys=self.keys,
+        )
+
+    def load_time(self) -> pd.Timestamp:
+        """The moment windows are judged against: now, unless the preview asks about another."""
+        moment = self.as_of if self.as_of is not None else pd.Timestamp.now(tz="UTC")
+        if moment.tzinfo is None:
+            raise SettingError("--as-of needs a UTC offset or Z, e.g. 2026-12-01T06:00Z")
+        return moment.tz_convert("UTC")
+
+
+@dataclass
+class PreviewResult:
+    """The counts, the first rows that would be sent, and where the files went."""
+
+    counts: RunCounts
+    load_time: pd.Timestamp
+    default_zone: str
+    first_rows: pd.DataFrame
+    output: Path | None = None
+    rejects: Path | None = None
+    sources: list[str] = field(default_factory=list)
+
+
+def local_windows(contacts: pd.DataFrame, zones: pd.Series) -> pd.DataFrame:
+    """The guard window in UTC (as sent) and in each row's own zone (as a person reads it)."""
+    local_start = pd.Series(index=contacts.index, dtype="str")
+    local_end = pd.Series(index=contacts.index, dtype="str")
+    for zone, rows in contacts.groupby(zones.to_numpy()).groups.items():
+        part = contacts.loc[rows]
+        local_start[rows] = part["guard_start"].dt.tz_convert(str(zone)).dt.strftime(LOCAL_FORMAT)
+        local_end[rows] = part["guard_end"].dt.tz_convert(str(zone)).dt.strftime(LOCAL_FORMAT)
+    return pd.DataFrame(
+        {
+            "start_utc": wire_time(contacts["guard_start"]),
+            "end_utc": wire_time(contacts["guard_end"]),
+            "timezone": zones.to_numpy(),
+            "start_local": local_start,
+            "end_local": local_end,
+        },
+        index=contacts.index,
+    )
+
+
+def run_preview(
+    request: PreviewRequest, on_rows_read: Callable[[int], None] | None = None
+) -> PreviewResult:
+    """Read, validate and normalise the sources; write --output and --rejects if asked."""
+    options = request.normalise_options()
+    now = request.load_time()
+    mapping = ColumnMapping.load(request.mapping)
+    sources = open_sources(
+        request.sources, ReadOptions(delimiter=request.delimiter, encoding=request.encoding)
+    )
+    rejects = (
+        TableWriter(
+            request.rejects, rejects_columns(original_columns(sources)), "--rejects", safe=True
+        )
+        if request.rejects
+        else None
+    )
+    first: list[pd.DataFrame] = []
+    shown = 0
+    try:
+        with tempfile.TemporaryDirectory(prefix="contacts-etl-") as workdir:
+            pipeline = ContactPipeline(
+                sources, mapping, options, now, Path(workdir), rejects, on_rows_read
+            )
+            output = (
+                TableWriter(request.output, pipeline.output_columns, "--output", safe=False)
+                if request.output
+                else None
+            )
+            try:
+                pipeline.stage()
+                for ready in pipeline.contacts():
+                    if output is not None:
+                        output.write(contacts_frame(ready.contacts))
+                    if shown < request.limit:
+                        head = ready.contacts.head(request.limit - shown)
+                        zones = ready.zones.reset_index(drop=True).head(len(head))
+                        first.append(pd.concat([head, local_windows(head, zones)], axis=1))
+                        shown += len(head)
+            finally:
+                if output is not None:
+                    output.close()
+    finally:
+        if rejects is not None:
+            rejects.close()
+    return PreviewResult(
+        counts=pipeline.counts,
+        load_time=now,
+        default_zone=options.default_zone,
+        first_rows=pd.concat(first, ignore_index=True) if first else pd.DataFrame(),
+        output=request.output,
+        rejects=request.rejects,
+        sources=[str(source.path) for source in sources],
+    )

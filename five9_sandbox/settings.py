@@ -1,0 +1,48 @@
+"""Settings of one sandbox Five9 domain: its credential, scopes, lists and limits.
+
+Defaults follow five9-api.md section 1 ([confirmed]: 1,000 contacts a request, 40 upload
+requests a minute per credential, scopes ``campaigns:read lists:read lists:write``). The
+window and the limits are settings so tests can scale them down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from five9_sandbox.faults import FaultPlan
+
+DEFAULT_SCOPES: frozenset[str] = frozenset({"campaigns:read", "lists:read", "lists:write"})
+
+
+@dataclass
+class SandboxSettings:
+    """One sandbox domain. Only one credential (consumer key + secret) exists in it."""
+
+    consumer_key: str = "sandbox-key"
+    secret_key: str = "sandbox-secret"
+    domain_id: str = "sandbox-domain"
+    username: str = "sandbox-admin"
+    scopes: frozenset[str] = DEFAULT_SCOPES
+    """Scopes granted to every token of the credential."""
+    lists: tuple[str, ...] = ("demo",)
+    """Lists that exist at start (and after a reset); each listId is derived stably from
+    the domain id and the name."""
+    token_ttl_seconds: float = 3600.0
+    max_requests: int = 40
+    """Upload requests per credential ..."""
+    window_seconds: float = 60.0
+    """... in a sliding window of this many seconds (sandbox clock: ``time.monotonic``)."""
+    max_contacts: int = 1000
+    e164: bool = False
+    """Domain set to E.164: a leading "+" is accepted instead of silently dropped."""
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    custom_fields: frozenset[str] | None = None
+    """Custom contact fields that exist in the domain; None accepts any field name. When set,
+    an upload naming any other non-standard field is refused with 400 [assumed]."""
+
+    def __repr__(self) -> str:  # never show the secret
+        return (
+            f"SandboxSettings(consumer_key={self.consumer_key!r}, secret_key='***', "
+            f"domain_id={self.domain_id!r}, lists={self.lists!r}, "
+            f"max_requests={self.max_requests}, window_seconds={self.window_seconds})"
+        )

@@ -1,0 +1,1 @@
+"""pandera contracts: what a source must give, and exactly what Five9 takes."""

@@ -1,0 +1,1 @@
+"""Five9: authentication, pacing, retries, the wire adapter, the ledger."""

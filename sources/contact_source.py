@@ -1,0 +1,24 @@
+"""The protocol every source of contacts follows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from .batch import SourceBatch
+
+
+class ContactSource(Protocol):
+    """A file of contacts: its header names, known at once, and its rows in bounded batches."""
+
+    path: Path
+
+    @property
+    def columns(self) -> list[str]:
+        """The original header names, in file order."""
+        ...
+
+    def batches(self) -> Iterator[SourceBatch]:
+        """The rows in batches; each call reads the file again from its start."""
+        ...

@@ -1,0 +1,197 @@
+"""CsvSource: a CSV file read in blocks of whole records, each row keeping its start line.
+
+Each block is cut at its last record boundary (see record_boundaries), and its records go to
+pyarrow's CSV reader in one call, which must return one row per record. A run pyarrow refuses
+(ragged rows, invalid UTF-8, a bare CR, ...) is halved until the refused runs are short; those are
+read record by record with Python's csv module, broken records becoming rows with a `_read_fault`.
+No Python runs per row unless a record is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from contacts_etl.errors import SourceError
+
+from .batch import SourceBatch, split_batches, with_origin
+from .csv_header import read_layout
+from .csv_records import MAX_RECORD_BYTES, parse_record, raw_text
+from .options import DEFAULT_OPTIONS, ReadOptions
+from .record_boundaries import (
+    RecordSpans,
+    opening_quote_offset,
+    split_by_grammar,
+    split_by_parity,
+)
+
+# A run of records pyarrow refuses is halved down to this many, then read record by record.
+CAREFUL_RUN = 64
+# The size of the pieces pyarrow splits a block into (it must exceed the longest record).
+PYARROW_BLOCK_BYTES = 4 << 20
+
+
+def open_binary(path: Path, label: str) -> BinaryIO:
+    """`path` opened for reading bytes, or SourceError saying why it cannot be."""
+    try:
+        return path.open("rb")
+    except OSError as error:
+        raise SourceError(f"{label}: cannot read the file ({error.strerror or error})") from None
+
+
+class CsvSource:
+    """A CSV file; the header is read (and checked) when the source is made."""
+
+    def __init__(self, path: Path, options: ReadOptions = DEFAULT_OPTIONS) -> None:
+        self.path = path
+        self._label = str(path)
+        self._options = options
+        with open_binary(path, self._label) as handle:
+            try:
+                self._layout = read_layout(handle, self._label, options)
+            except OSError as error:
+                raise SourceError(f"{self._label}: cannot read the file ({error})") from None
+        names = self._layout.columns
+        parse = {
+            "delimiter": self._layout.delimiter,
+            "quote_char": '"',
+            "double_quote": True,
+            "escape_char": False,
+            "ignore_empty_lines": True,
+        }
+        self._parse_options = pacsv.ParseOptions(newlines_in_values=True, **parse)
+        # pyarrow reads about 3x faster when it may assume no quoted line breaks.
+        self._single_line_options = pacsv.ParseOptions(newlines_in_values=False, **parse)
+        self._convert_options = pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            null_values=[""],  # pyarrow's default also turns "NA", "null", "nan", ... into nulls
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            check_utf8=True,
+        )
+
+    @property
+    def columns(self) -> list[str]:
+        """The header's names, stripped of surrounding whitespace, in file order."""
+        return list(self._layout.columns)
+
+    @property
+    def delimiter(self) -> str:
+        """The delimiter given or sniffed."""
+        return self._layout.delimiter
+
+    def batches(self) -> Iterator[SourceBatch]:
+        """The file's rows in batches of at most `batch_rows`, read `block_bytes` at a time."""
+        with open_binary(self.path, self._label) as handle:
+            handle.seek(self._layout.data_offset)
+            pending = b""
+            line = self._layout.first_data_line
+            read_size = self._options.block_bytes
+            while True:
+                chunk = self._read(handle, read_size)
+                at_eof = len(chunk) < read_size
+                if at_eof and chunk:  # a short read is the end of a file, but make sure
+                    more = self._read(handle, read_size)
+                    at_eof = not more
+                    chunk += more
+                block = pending + chunk if pending else chunk
+                if not block:
+                    return
+                spans = self._split(block, at_eof)
+                table = self._table(block, spans, line)
+                if table is not None:
+                    yield from split_batches(table, self._options.batch_rows)
+                pending = block[spans.consumed :]
+                if pending and (at_eof or len(pending) > MAX_RECORD_BYTES):
+                    raise self._unfinished(pending, line + spans.newlines)
+                if at_eof:
+                    return
+                line += spans.newlines
+                read_size = max(self._options.block_bytes, len(pending))
+
+    def _read(self, handle: BinaryIO, size: int) -> bytes:
+        try:
+            return handle.read(size)
+        except OSError as error:
+            raise SourceError(f"{self._label}: cannot read the file ({error})") from None
+
+    def _split(self, block: bytes, at_eof: bool) -> RecordSpans:
+        """Whole records in `block`: by quote parity, or by grammar when a quote is out of place."""
+        delimiter = self._layout.delimiter
+        spans = split_by_parity(block, delimiter, at_eof)
+        return spans if spans is not None else split_by_grammar(block, delimiter, at_eof)
+
+    def _unfinished(self, rest: bytes, line: int) -> SourceError:
+        """The error for a record that never ends; `line` is where `rest` starts."""
+        quote = opening_quote_offset(rest)
+        if quote is None:
+            return SourceError(
+                f"{self._label} line {line}: a record runs past 64 MiB without a line end"
+            )
+        where = line + rest.count(b"\n", 0, quote)
+        return SourceError(f"{self._label} line {where}: a quoted field opened here never closes")
+
+    def _table(self, block: bytes, spans: RecordSpans, first_line: int) -> pa.Table | None:
+        """The block's records as one table (values, then origin columns); None if none."""
+        if not len(spans):
+            return None
+        pieces = self._read_run(block, spans, 0, len(spans), first_line)
+        return pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
+
+    def _read_run(
+        self, block: bytes, spans: RecordSpans, start: int, stop: int, first_line: int
+    ) -> list[pa.Table]:
+        """Records [start, stop) read by pyarrow; refused runs are halved, then read carefully."""
+        data = block[spans.starts[start] : spans.ends[stop - 1]]
+        if self._options.encoding != "utf-8":
+            data = data.decode(self._options.encoding).encode("utf-8")
+        longest = int((spans.ends[start:stop] - spans.starts[start:stop]).max())
+        read_options = pacsv.ReadOptions(
+            column_names=self._layout.columns,
+            use_threads=True,
+            block_size=max(PYARROW_BLOCK_BYTES, 2 * longest + 1),
+        )
+        parse_options = self._parse_options if spans.multiline else self._single_line_options
+        try:
+            values = pacsv.read_csv(
+                pa.BufferReader(data),
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=self._convert_options,
+            )
+        except pa.ArrowException:
+            values = None
+        if values is not None and values.num_rows == stop - start:
+            lines = spans.lines[start:stop] + first_line
+            return [with_origin(values, self._label, lines)]
+        if stop - start <= CAREFUL_RUN:
+            return [self._careful(block, spans, start, stop, first_line)]
+        middle = (start + stop) // 2
+        return [
+            *self._read_run(block, spans, start, middle, first_line),
+            *self._read_run(block, spans, middle, stop, first_line),
+        ]
+
+    def _careful(
+        self, block: bytes, spans: RecordSpans, start: int, stop: int, first_line: int
+    ) -> pa.Table:
+        """Records [start, stop) read one by one with Python's csv module."""
+        names = self._layout.columns
+        columns: list[list[str | None]] = [[] for _ in names]
+        faults: list[str | None] = []
+        raws: list[str | None] = []
+        encoding = self._options.encoding
+        for index in range(start, stop):
+            raw = block[spans.starts[index] : spans.ends[index]]
+            record = parse_record(raw, len(names), self._layout.delimiter, encoding)
+            for column, value in zip(columns, record.values, strict=True):
+                column.append(value)
+            faults.append(record.fault)
+            raws.append(None if record.fault is None else raw_text(raw, encoding))
+        values = pa.Table.from_arrays([pa.array(c, pa.string()) for c in columns], names=names)
+        lines = spans.lines[start:stop] + first_line
+        return with_origin(values, self._label, lines, faults, raws)

@@ -1,0 +1,119 @@
+"""ParquetSource: a Parquet file read in row batches; timestamps stay datetimes, the rest text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from contacts_etl.errors import SourceError
+
+from .batch import SourceBatch, check_header, split_batches, with_origin
+from .options import DEFAULT_OPTIONS, ReadOptions
+
+# Whole floats below this magnitude are written as integers ("5551208111", not "5551208111.0").
+_EXACT_INTEGER_FLOAT = 2.0**63
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _floats_as_text(array: pa.Array) -> pa.Array:
+    """Floats as text: whole numbers without ".0", NaN as null, others in Arrow's shortest form."""
+    values = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (np.floor(values) == values)
+        whole &= np.abs(values) < _EXACT_INTEGER_FLOAT
+    integers = pa.array(np.where(whole, values, 0).astype(np.int64))
+    text = pc.if_else(pa.array(whole), pc.cast(integers, pa.string()), pc.cast(array, pa.string()))
+    missing = pc.fill_null(pc.is_nan(array), True)
+    return pc.if_else(missing, pa.nulls(len(array), pa.string()), text)
+
+
+def _python_text(array: pa.Array) -> pa.Array:
+    """Values Arrow cannot cast, as Python's str of each (bytes decoded as UTF-8)."""
+    texts: list[str | None] = []
+    for value in array.to_pylist():
+        if value is None:
+            texts.append(None)
+        elif isinstance(value, bytes):
+            texts.append(value.decode("utf-8", errors="replace"))
+        else:
+            texts.append(str(value))
+    return pa.array(texts, pa.string())
+
+
+def as_text_or_timestamp(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column as the pipeline reads it: timestamps unchanged, everything else as strings."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        array = array.dictionary_decode()
+        kind = array.type
+    if pa.types.is_timestamp(kind):
+        return array
+    if pa.types.is_floating(kind):
+        return _floats_as_text(array)
+    if pa.types.is_null(kind):
+        return pa.nulls(len(array), pa.string())
+    try:
+        return pc.cast(array, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _python_text(array)
+
+
+class ParquetSource:
+    """A Parquet file; its schema is read (and checked) when the source is made."""
+
+    def __init__(self, path: Path, options: ReadOptions = DEFAULT_OPTIONS) -> None:
+        self.path = path
+        self._label = str(path)
+        self._options = options
+        try:
+            if path.stat().st_size == 0:
+                raise SourceError(f"{self._label}: the file is empty")
+            with pq.ParquetFile(path) as parquet:
+                names = list(parquet.schema_arrow.names)
+        except OSError as error:
+            raise SourceError(
+                f"{self._label}: cannot read the file ({error.strerror or error})"
+            ) from None
+        except pa.ArrowException as error:
+            raise SourceError(
+                f"{self._label}: not a readable Parquet file ({_first_line(error)})"
+            ) from None
+        self._columns = check_header(self._label, names)
+
+    @property
+    def columns(self) -> list[str]:
+        """The file's column names, in file order."""
+        return list(self._columns)
+
+    def batches(self) -> Iterator[SourceBatch]:
+        """The file's rows in batches of at most `batch_rows`; `source_line` is the row number."""
+        row = 1
+        try:
+            with pq.ParquetFile(self.path) as parquet:
+                for record_batch in parquet.iter_batches(batch_size=self._options.batch_rows):
+                    rows = record_batch.num_rows
+                    values = pa.Table.from_arrays(
+                        [as_text_or_timestamp(column) for column in record_batch.columns],
+                        names=self._columns,
+                    )
+                    lines = np.arange(row, row + rows, dtype=np.int64)
+                    row += rows
+                    yield from split_batches(
+                        with_origin(values, self._label, lines), self._options.batch_rows
+                    )
+        except OSError as error:
+            raise SourceError(f"{self._label}: cannot read the file ({error})") from None
+        except pa.ArrowException as error:
+            raise SourceError(
+                f"{self._label} row {row}: the Parquet data cannot be read ({_first_line(error)})"
+            ) from None

@@ -1,0 +1,35 @@
+"""Shared test helpers: the repository's paths and a way to run the command as a user does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "data" / "samples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The samples' windows lie in 2027-2028 and their expected buckets are fixed at this moment.
+AS_OF = "2026-11-27T00:00:00Z"
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `contacts-etl` in a fresh process, as a user would, and capture what it prints."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "contacts_etl", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def cli() -> object:
+    return run_cli

@@ -1,0 +1,85 @@
+"""A batch to Five9 contacts: each fault found in one pass, kept with the row's original values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+
+from schemas.five9_contacts import five9_schema
+from transforms.duplicates import DuplicateFinder, key_values
+from transforms.normalise import NormaliseOptions, normalise_batch
+
+
+def batch(rows: Sequence[Mapping[str, str | None]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, dtype="str")
+    frame["source_file"] = "t.csv"
+    frame["source_line"] = range(2, len(rows) + 2)
+    return frame
+
+
+GOOD = {"Phone": "(555) 120-8111", "Start": "2027-12-01 09:00", "End": "2027-12-01 17:00"}
+RENAMES = {"Phone": "number1", "Start": "guard_start", "End": "guard_end"}
+
+
+def test_good_rows_pass_the_five9_contract_with_custom_fields() -> None:
+    result = normalise_batch(batch([{**GOOD, "Plan": "gold"}]), RENAMES, NormaliseOptions())
+    assert len(result.contacts) == 1
+    assert result.invalid.empty
+    five9_schema(e164=False).validate(result.contacts)
+    assert result.contacts["Plan"].tolist() == ["gold"]
+    assert result.contacts["number1"].tolist() == ["5551208111"]
+
+
+def test_every_fault_of_a_row_is_named_with_its_column_and_value() -> None:
+    rows = [{"Phone": "12", "Start": "soon", "End": "2027-12-01 17:00", "Note": "a\x00b"}]
+    result = normalise_batch(batch(rows), RENAMES, NormaliseOptions())
+    assert result.contacts.empty
+    reason = result.invalid["reason"].iloc[0]
+    assert "number1 '12'" in reason
+    assert "guard_start 'soon'" in reason
+    assert "Note contains a NUL character" in reason
+    # The rejects keep the original column names and values.
+    assert result.invalid[["Phone", "Start", "source_line"]].iloc[0].tolist() == ["12", "soon", 2]
+
+
+def test_blank_key_is_invalid_and_names_the_key() -> None:
+    rows = [{**GOOD, "Phone": " "}]
+    result = normalise_batch(batch(rows), RENAMES, NormaliseOptions())
+    assert "number1 is blank, and it is the key" in result.invalid["reason"].iloc[0]
+
+
+def test_the_five9_contract_refuses_what_five9_refuses() -> None:
+    contacts = pd.DataFrame(
+        {
+            "source_file": ["t.csv"] * 3,
+            "source_line": [2, 3, 4],
+            "number1": ["5551208111", "+15551208111", "5551208112"],
+            "guard_start": pd.to_datetime(
+                ["2027-12-01T14:00:00Z", "2027-12-01T14:00:00Z", "2027-12-01T14:00:30Z"]
+            ).as_unit("ns"),
+            "guard_end": pd.to_datetime(
+                ["2027-12-01T14:00:00Z", "2027-12-01T22:00:00Z", "2027-12-01T22:00:00Z"]
+            ).as_unit("ns"),
+        }
+    ).astype({"number1": "str", "source_file": "str"})
+    with pytest.raises(pa.errors.SchemaErrors) as raised:
+        five9_schema(e164=False).validate(contacts, lazy=True)
+    checks = set(raised.value.failure_cases["check"].astype(str))
+    assert "window_at_least_one_minute" in checks
+    assert "whole_utc_minute" in checks
+    assert any("str_matches" in check for check in checks)
+    five9_schema(e164=True).validate(contacts.iloc[[1]])
+
+
+def test_later_row_wins_among_keys_across_batches() -> None:
+    finder = DuplicateFinder()
+    first = pd.DataFrame({"number1": ["5551208111", "5551208112"]}, dtype="str")
+    second = pd.DataFrame({"number1": ["5551208113", "5551208111"]}, dtype="str")
+    finder.add(key_values(first, ("number1",)))
+    finder.add(key_values(second, ("number1",)))
+    verdict = finder.verdict()
+    assert verdict.duplicate.tolist() == [True, False, False, False]
+    assert verdict.winner.tolist() == [3, 1, 2, 3]

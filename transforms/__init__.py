@@ -1,0 +1,1 @@
+"""Pure DataFrame-in, DataFrame-out steps: phones, guard times, expiry, duplicates."""

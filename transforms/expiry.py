@@ -1,0 +1,27 @@
+"""Expiry: a window whose end is not later than the moment of the load is not sent.
+
+shared/guard-time.md step 5: such a row was valid data, only too late, so it is counted apart
+from invalid rows. A window that began before the load and ends after it is sent unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from transforms.row_faults import BoolArray
+
+
+def expired_rows(contacts: pd.DataFrame, now: pd.Timestamp) -> BoolArray:
+    """True where the guard window has closed by `now` (an aware timestamp)."""
+    return np.asarray((contacts["guard_end"] <= now).to_numpy(), dtype=bool)
+
+
+def expiry_reason(contacts: pd.DataFrame, now: pd.Timestamp) -> pd.Series:
+    """Why each row is expired, naming the window's end and the load time in UTC."""
+    ends = contacts["guard_end"].dt.strftime("%Y-%m-%dT%H:%MZ")
+    at = now.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    reason: pd.Series = (
+        "guard_end " + ends + f" is not later than the load at {at}: the window has closed"
+    )
+    return reason

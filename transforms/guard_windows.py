@@ -1,0 +1,110 @@
+"""Guard windows to UTC instants exact to the minute: narrow, never widen.
+
+shared/guard-time.md is the rule book: read each value in its own zone, convert to UTC, round
+inward (start up, end down), resolve DST gaps and overlaps toward the inside, refuse empty
+windows, then optionally clip to calling hours. Expiry is a separate step (it depends on the
+moment of the load, not on the data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from transforms.calling_hours import CallingHours, clip_to_calling_hours
+from transforms.instants import NAT, NS_PER_MINUTE, Fault, Int64Array, read_instants
+from transforms.row_faults import RowFaults
+from transforms.zones import Side, localize_by_zone, zone_problem
+
+
+@dataclass(frozen=True)
+class GuardWindows:
+    """Per row: the window's UTC bounds (nanoseconds, whole minutes; NaT where faulty) and zone."""
+
+    start: Int64Array
+    end: Int64Array
+    zone: pd.Series
+
+
+def ceil_to_minute(ns: Int64Array) -> Int64Array:
+    """Round instants up to the next whole minute (a start moves later)."""
+    out = -((-ns) // NS_PER_MINUTE) * NS_PER_MINUTE
+    return np.where(ns == NAT, NAT, out)
+
+
+def floor_to_minute(ns: Int64Array) -> Int64Array:
+    """Round instants down to the whole minute (an end moves earlier)."""
+    out = (ns // NS_PER_MINUTE) * NS_PER_MINUTE
+    return np.where(ns == NAT, NAT, out)
+
+
+def row_zones(frame: pd.DataFrame, default_zone: str, faults: RowFaults) -> pd.Series:
+    """Each row's zone: its own `timezone` when given, else the run's default; NA if unusable."""
+    if "timezone" not in frame.columns:
+        return pd.Series(default_zone, index=frame.index, dtype="str")
+    given = frame["timezone"].astype("str").str.strip()
+    zones = given.where(given.notna() & (given != ""), default_zone)
+    problems = pd.Series(
+        {name: zone_problem(name) for name in zones.unique()}, dtype="object"
+    ).dropna()
+    if problems.empty:
+        return zones
+    for name, problem in problems.items():
+        bad = (zones == name).to_numpy()
+        faults.add_value_fault("timezone", frame["timezone"], bad, str(problem))
+    return zones.where(~zones.isin(problems.index))
+
+
+def _bound(
+    frame: pd.DataFrame, column: str, zones: pd.Series, side: Side, faults: RowFaults
+) -> Int64Array:
+    """One bound of the window in UTC nanoseconds, before rounding; NaT where unreadable."""
+    values = frame[column]
+    read = read_instants(values)
+    for code in np.unique(read.fault):
+        if code == Fault.NONE:
+            continue
+        rows = read.fault == code
+        if code == Fault.BLANK:
+            faults.add(rows, f"{column} is blank")
+        else:
+            faults.add_value_fault(column, values, rows, Fault.MESSAGES[code])
+    local = localize_by_zone(read.ns, zones, ~read.is_utc, side)
+    return np.where(read.is_utc, read.ns, local)
+
+
+def normalise_guard_windows(
+    frame: pd.DataFrame,
+    default_zone: str,
+    faults: RowFaults,
+    calling_hours: CallingHours | None = None,
+) -> GuardWindows:
+    """Read, convert, round inward and check every row's window; faults go to `faults`."""
+    zones = row_zones(frame, default_zone, faults)
+    raw_start = _bound(frame, "guard_start", zones, "start", faults)
+    raw_end = _bound(frame, "guard_end", zones, "end", faults)
+    start = ceil_to_minute(raw_start)
+    end = floor_to_minute(raw_end)
+
+    both = (raw_start != NAT) & (raw_end != NAT)
+    reversed_window = both & (raw_end <= raw_start)
+    faults.add(reversed_window, "window is empty: guard_end is not after guard_start")
+    too_short = both & ~reversed_window & (end - start < NS_PER_MINUTE)
+    faults.add(too_short, "window is empty: no whole minute lies between guard_start and guard_end")
+
+    usable = both & ~reversed_window & ~too_short & zones.notna().to_numpy()
+    if calling_hours is not None and usable.any():
+        clipped_start, clipped_end = clip_to_calling_hours(start, end, zones, calling_hours)
+        clipped_start = ceil_to_minute(clipped_start)
+        clipped_end = floor_to_minute(clipped_end)
+        outside = usable & (clipped_end - clipped_start < NS_PER_MINUTE)
+        faults.add(outside, f"window lies outside calling hours {calling_hours}")
+        start = np.where(usable, clipped_start, start)
+        end = np.where(usable, clipped_end, end)
+        usable &= ~outside
+
+    return GuardWindows(
+        start=np.where(usable, start, NAT), end=np.where(usable, end, NAT), zone=zones
+    )

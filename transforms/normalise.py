@@ -1,0 +1,184 @@
+"""One batch of source rows to Five9 contacts, with every faulty row set aside with its reasons.
+
+Pure: a DataFrame in, DataFrames out; no I/O. Expiry and duplicates are separate steps, since
+they depend on the moment of the load and on the whole run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from schemas.fields import (
+    CANONICAL_FIELDS,
+    INTERNAL_FIELDS,
+    NUMBER_FIELDS,
+    RAW_RECORD,
+    READ_FAULT,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    STANDARD_FIELDS,
+)
+from schemas.five9_contacts import five9_schema
+from schemas.source_contacts import SourceContacts
+from transforms.calling_hours import CallingHours
+from transforms.guard_windows import normalise_guard_windows
+from transforms.phones import normalise_phones
+from transforms.row_faults import RowFaults
+
+DEFAULT_ZONE = "America/New_York"
+REJECT_COLUMNS = (SOURCE_FILE, SOURCE_LINE, "bucket", "reason")
+PHONE_RULE = "is not a number Five9 takes (10 digits for North America, or 011 then 7-13 digits)"
+
+
+@dataclass(frozen=True)
+class NormaliseOptions:
+    """What shapes normalisation: the run's default zone, calling hours, E.164, key fields."""
+
+    default_zone: str = DEFAULT_ZONE
+    calling_hours: CallingHours | None = None
+    e164: bool = False
+    keys: tuple[str, ...] = ("number1",)
+
+
+@dataclass(frozen=True)
+class NormalisedBatch:
+    """Contacts that pass the Five9 contract (with each row's zone), and the rows that do not."""
+
+    contacts: pd.DataFrame
+    zones: pd.Series
+    invalid: pd.DataFrame
+
+
+def _source_contract_faults(mapped: pd.DataFrame, faults: RowFaults) -> None:
+    """Row-level failures of the source contract become faults (lazy: all found at once)."""
+    try:
+        SourceContacts.validate(mapped, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        structural = cases[cases["index"].isna()]
+        if not structural.empty:
+            first = structural.iloc[0]
+            raise ValueError(
+                f"source contract broken: {first['column']} {first['check']}"
+            ) from None
+        for (column, check), group in cases.groupby(["column", "check"]):
+            rows = mapped.index.isin(group["index"].astype(int))
+            faults.add(rows, f"{column} fails the source contract ({check})")
+
+
+def _text_faults(mapped: pd.DataFrame, faults: RowFaults) -> None:
+    """NUL characters in any text cell make the row unusable (Five9 would cut the value)."""
+    for column in mapped.columns:
+        if column in INTERNAL_FIELDS or not pd.api.types.is_string_dtype(mapped[column].dtype):
+            continue
+        nul = mapped[column].str.contains("\x00", regex=False).fillna(False).to_numpy()
+        faults.add(nul, f"{column} contains a NUL character")
+
+
+def _clean_text(values: pd.Series) -> pd.Series:
+    """Text fields as Five9 gets them: trimmed, empty as missing."""
+    text = values.astype("str").str.strip()
+    return text.where(text != "")
+
+
+def normalise_batch(
+    frame: pd.DataFrame, renames: dict[str, str], options: NormaliseOptions
+) -> NormalisedBatch:
+    """Validate and normalise one batch read from a source (original column names)."""
+    mapped = frame.rename(columns=renames)
+    faults = RowFaults(mapped.index)
+    if READ_FAULT in mapped.columns:
+        faults.add(mapped[READ_FAULT].notna().to_numpy(), mapped[READ_FAULT])
+    _source_contract_faults(mapped, faults)
+    _text_faults(mapped, faults)
+
+    fields: dict[str, pd.Series] = {}
+    numbers_blank = np.ones(len(mapped), dtype=bool)
+    for name in NUMBER_FIELDS:
+        if name not in mapped.columns:
+            continue
+        phones = normalise_phones(mapped[name], e164=options.e164)
+        faults.add_value_fault(name, mapped[name], phones.bad, PHONE_RULE)
+        numbers_blank &= phones.blank
+        fields[name] = phones.number
+    for key in options.keys:
+        if key not in mapped.columns:
+            continue
+        if key in fields:
+            blank = fields[key].isna().to_numpy() & ~faults.invalid
+        else:
+            blank = _clean_text(mapped[key]).isna().to_numpy()
+        faults.add(blank, f"{key} is blank, and it is the key Five9 matches records on")
+    if not set(options.keys) & set(NUMBER_FIELDS):
+        faults.add(numbers_blank, "has no phone number in number1, number2 or number3")
+
+    windows = normalise_guard_windows(
+        mapped, options.default_zone, faults, calling_hours=options.calling_hours
+    )
+
+    for name in STANDARD_FIELDS:
+        if name in mapped.columns and name not in fields:
+            fields[name] = _clean_text(mapped[name])
+    custom = [c for c in mapped.columns if c not in CANONICAL_FIELDS and c not in INTERNAL_FIELDS]
+    for name in custom:
+        fields[name] = mapped[name].astype("str")
+
+    contacts = pd.DataFrame(
+        {
+            SOURCE_FILE: mapped[SOURCE_FILE].astype("str"),
+            SOURCE_LINE: mapped[SOURCE_LINE].astype("int64"),
+            **fields,
+            "guard_start": pd.to_datetime(windows.start.view("datetime64[ns]")).tz_localize("UTC"),
+            "guard_end": pd.to_datetime(windows.end.view("datetime64[ns]")).tz_localize("UTC"),
+        },
+        index=mapped.index,
+    )
+    ok = ~faults.invalid
+    _five9_contract_faults(contacts[ok], options.e164, faults)
+    ok = ~faults.invalid
+    return NormalisedBatch(
+        contacts=contacts[ok],
+        zones=windows.zone[ok],
+        invalid=reject_rows(frame, ~ok, "invalid", faults.reason),
+    )
+
+
+def _five9_contract_faults(contacts: pd.DataFrame, e164: bool, faults: RowFaults) -> None:
+    """The last gate before the sink. A row the transforms let through that Five9 would refuse
+    is a defect, but the row is still not lost: it is set aside with the failed check named."""
+    try:
+        five9_schema(e164=e164).validate(contacts, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        batch = faults.reason.index
+        for (column, check), group in errors.failure_cases.groupby(
+            ["column", "check"], dropna=False
+        ):
+            labels = group["index"].dropna()
+            targets = contacts.index if labels.empty else pd.Index(labels.astype(int))
+            faults.add(batch.isin(targets), f"fails the Five9 contract: {column} {check}")
+
+
+def reject_rows(
+    frame: pd.DataFrame, mask: np.ndarray, bucket: str, reason: pd.Series | str
+) -> pd.DataFrame:
+    """Rows set aside: origin, bucket, reason, then the source's original values as text."""
+    rows = frame[mask]
+    originals = [c for c in frame.columns if c not in INTERNAL_FIELDS]
+    out = pd.DataFrame(
+        {
+            SOURCE_FILE: rows[SOURCE_FILE].astype("str"),
+            SOURCE_LINE: rows[SOURCE_LINE].astype("int64"),
+            "bucket": bucket,
+            "reason": reason.reindex(rows.index) if isinstance(reason, pd.Series) else reason,
+        },
+        index=rows.index,
+    )
+    values = rows[originals].astype("str")
+    out = pd.concat([out, values], axis=1)
+    if RAW_RECORD in rows.columns:
+        out[RAW_RECORD] = rows[RAW_RECORD].astype("str")
+    return out

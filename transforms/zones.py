@@ -1,0 +1,92 @@
+"""Time zones per row: which zone applies, and local wall time to UTC the narrowing way.
+
+Daylight-saving rules of shared/guard-time.md "Normalisation" step 3: a local time in a
+spring-forward gap moves a start forward to the end of the gap and an end back to just before
+it; a local time that happens twice gives a start the later instant and an end the earlier.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from contacts_etl.errors import SettingError
+from transforms.instants import NAT, Int64Array
+
+Side = Literal["start", "end"]
+
+# Fixed-offset names without a region ("EST", "MST7MDT") name a clock, not a place: a user who
+# writes EST for New York in July would be an hour off. Only these region-less names pass.
+_REGIONLESS_OK = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Zulu", "Universal"})
+
+
+@lru_cache(maxsize=1024)
+def zone_problem(name: str) -> str | None:
+    """Why `name` cannot serve as a row's time zone, or None when it is a usable IANA zone."""
+    if "/" not in name and name not in _REGIONLESS_OK:
+        return "is not an IANA region name such as America/New_York"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return "is not a known IANA time zone"
+    return None
+
+
+def check_default_zone(name: str, setting: str = "--timezone") -> str:
+    """Validate the run's default zone; a bad one is fatal for the run."""
+    problem = zone_problem(name.strip())
+    if problem:
+        raise SettingError(f"{setting} {name!r} {problem}")
+    return name.strip()
+
+
+def localize(local_ns: Int64Array, zone: str, side: Side) -> Int64Array:
+    """UTC nanoseconds for wall times in `zone`, narrowing at DST gaps and overlaps."""
+    wall = pd.DatetimeIndex(local_ns.view("datetime64[ns]"))
+    if side == "start":
+        # pandas: ambiguous=False takes the later of the two instants; shift_forward gives the
+        # first instant after a gap.
+        ambiguous = np.zeros(len(wall), dtype=bool)
+        aware = wall.tz_localize(zone, ambiguous=ambiguous, nonexistent="shift_forward")
+    else:
+        ambiguous = np.ones(len(wall), dtype=bool)
+        aware = wall.tz_localize(zone, ambiguous=ambiguous, nonexistent="shift_backward")
+    return np.asarray(aware.as_unit("ns").asi8, dtype=np.int64)
+
+
+def to_wall_time(utc_ns: Int64Array, zone: str) -> Int64Array:
+    """Local wall-time nanoseconds in `zone` of UTC instants."""
+    aware = pd.DatetimeIndex(utc_ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(zone)
+    return np.asarray(aware.tz_localize(None).as_unit("ns").asi8, dtype=np.int64)
+
+
+def localize_by_zone(
+    local_ns: Int64Array, zones: pd.Series, needs_zone: np.ndarray, side: Side
+) -> Int64Array:
+    """Apply `localize` group by group over each row's zone, for rows where `needs_zone`."""
+    out = np.full(len(local_ns), NAT, dtype=np.int64)
+    rows = needs_zone & (local_ns != NAT) & zones.notna().to_numpy()
+    if not rows.any():
+        return out
+    positions = np.flatnonzero(rows)
+    for zone, group in pd.Series(positions).groupby(zones.to_numpy()[positions], sort=False):
+        index = group.to_numpy()
+        out[index] = localize(local_ns[index], str(zone), side)
+    return out
+
+
+def wall_time_by_zone(utc_ns: Int64Array, zones: pd.Series) -> Int64Array:
+    """`to_wall_time` group by group over each row's zone; NaT where a row has no zone."""
+    out = np.full(len(utc_ns), NAT, dtype=np.int64)
+    rows = (utc_ns != NAT) & zones.notna().to_numpy()
+    if not rows.any():
+        return out
+    positions = np.flatnonzero(rows)
+    for zone, group in pd.Series(positions).groupby(zones.to_numpy()[positions], sort=False):
+        index = group.to_numpy()
+        out[index] = to_wall_time(utc_ns[index], str(zone))
+    return out
