@@ -132,6 +132,76 @@ def preview(
     show_preview(result, limit, console)
 
 
+@app.command()
+def load(
+    sources: Sources,
+    list_name: Annotated[str, typer.Option("--list", help="The Five9 list to load into.")],
+    mapping: MappingOption = None,
+    timezone: TimezoneOption = DEFAULT_ZONE,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Do everything but the upload; show the plan.")
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option("--rejects", help="Write every row not delivered, with its reason."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the run's JSON report here.")
+    ] = None,
+    calling_hours: CallingHoursOption = None,
+    key: KeyOption = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = "utf-8",
+    as_of: AsOfOption = None,
+) -> None:
+    """Load the valid contacts of SOURCE... into a Five9 list (the local sandbox if no
+    FIVE9_* credentials are set). Exit code 1 when some rows failed to load."""
+    from contacts_etl.console import LoadDisplay
+    from contacts_etl.load import LoadRequest, run_load
+    from sinks.settings import load_settings
+
+    settings = load_settings()
+    request = LoadRequest(
+        sources=sources,
+        mapping=mapping,
+        timezone=timezone,
+        calling_hours=calling_hours,
+        e164=settings.e164,
+        keys=tuple(key) if key else ("number1",),
+        rejects=rejects,
+        delimiter=delimiter,
+        encoding=encoding,
+        as_of=_moment(as_of),
+        list_name=list_name,
+        dry_run=dry_run,
+        report=report,
+    )
+    console = Console()
+    with LoadDisplay(Console(stderr=True)) as display:
+        result = run_load(request, settings, display.progress)
+    display.show_report(result, console)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8599,
+    list_name: Annotated[
+        list[str] | None, typer.Option("--list", help="A list that exists (repeatable).")
+    ] = None,
+) -> None:
+    """Serve the local Five9 sandbox over HTTP until Ctrl-C (consumer key sandbox-key,
+    secret sandbox-secret)."""
+    from five9_sandbox import SandboxSettings, serve_forever
+
+    settings = SandboxSettings(lists=tuple(list_name) if list_name else ("demo",))
+    try:
+        serve_forever(settings, port=port)
+    except OSError as error:
+        raise SettingError(f"--port {port}: cannot serve there ({error.strerror})") from None
+
+
 def main() -> None:
     """Entry point: run the command; a user's mistake is one line on stderr and exit code 2."""
     try:

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
+from contacts_etl.load import LoadProgress, LoadReport
 from contacts_etl.preview import PreviewResult
 
 BUCKET_NOTES = {
@@ -77,3 +91,93 @@ def show_preview(result: PreviewResult, limit: int, console: Console) -> None:
         console.print(f"Contacts that would be sent: {result.output}")
     if result.rejects:
         console.print(f"Rows set aside, with reasons: {result.rejects}")
+
+
+class _ContactsPerMinute(ProgressColumn):
+    """Contacts delivered per minute so far."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed * 60:,.0f}/min")
+
+
+class LoadDisplay:
+    """A load's progress on the terminal: reading, then a bar of contacts sent."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _ContactsPerMinute(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._reading: TaskID | None = None
+        self._sending: TaskID | None = None
+        self.progress = LoadProgress(
+            notice=self._notice, rows_read=self._read, staged=self._staged, delivered=self._sent
+        )
+
+    def __enter__(self) -> LoadDisplay:
+        self._progress.start()
+        self._reading = self._progress.add_task("Reading and validating", total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def _notice(self, text: str) -> None:
+        self._console.print(text)
+
+    def _read(self, rows: int) -> None:
+        if self._reading is not None:
+            self._progress.advance(self._reading, rows)
+
+    def _staged(self, total: int) -> None:
+        if self._reading is not None:
+            self._progress.remove_task(self._reading)
+            self._reading = None
+        self._sending = self._progress.add_task("Sending to Five9", total=total)
+
+    def _sent(self, contacts: int) -> None:
+        if self._sending is not None:
+            self._progress.advance(self._sending, contacts)
+
+    @staticmethod
+    def show_report(report: LoadReport, console: Console) -> None:
+        """The buckets, the requests, and what the run means for the user."""
+        title = f"Load into list {report.list_name!r} ({report.target})"
+        if report.dry_run:
+            title = "Dry run: " + title
+        table = Table(title=title, title_justify="left")
+        table.add_column("")
+        table.add_column("rows", justify="right")
+        table.add_row("rows read", f"{report.rows_read:,}")
+        for bucket, count in report.buckets().items():
+            if count or bucket in ("delivered", "invalid", "expired", "duplicate", "failed"):
+                table.add_row(bucket, f"{count:,}")
+        console.print(table)
+        started = pd.Timestamp(report.started_at)
+        seconds = (pd.Timestamp(report.finished_at) - started).total_seconds()
+        if report.dry_run:
+            console.print(
+                f"Would send {report.would_deliver:,} contacts in {report.requests:,} requests, "
+                f"about {report.planned_seconds:,.0f} s at {report.rate_limit}."
+            )
+        else:
+            console.print(
+                f"{report.requests:,} requests for {report.chunks:,} chunks in {seconds:,.1f} s "
+                f"({report.rate_limit}); 429 answers: {report.throttled_429}, "
+                f"retries: {report.retries}."
+            )
+        for note in report.notes:
+            console.print(note)
+        if report.failed:
+            console.print(
+                f"{report.failed:,} rows were not loaded after all retries; they are in the "
+                "rejects file (--rejects) with the reason."
+            )

@@ -63,6 +63,7 @@ class ReadyBatch:
 
     contacts: pd.DataFrame
     zones: pd.Series
+    originals: pd.DataFrame
 
 
 def original_columns(sources: list[ContactSource]) -> list[str]:
@@ -109,6 +110,7 @@ class ContactPipeline:
         self._on_rows_read = on_rows_read
         self._staged: list[Path] = []
         self._finder = DuplicateFinder()
+        self._verdict = self._finder.verdict()
         self._origin_file: list[np.ndarray] = []
         self._origin_line: list[np.ndarray] = []
         self._file_names: list[str] = []
@@ -126,6 +128,12 @@ class ContactPipeline:
             renames = self.mapping.resolve(source.columns, str(source.path))
             for batch in source.batches():
                 self._stage_batch(batch.frame, renames, file_index)
+        self._verdict = self._finder.verdict()
+
+    @property
+    def to_send(self) -> int:
+        """How many staged contacts are not duplicates (known once `stage` has run)."""
+        return int((~self._verdict.duplicate).sum())
 
     def _stage_batch(self, frame: pd.DataFrame, renames: dict[str, str], file_index: int) -> None:
         frame = frame.reset_index(drop=True)
@@ -168,7 +176,7 @@ class ContactPipeline:
 
     def contacts(self) -> Iterator[ReadyBatch]:
         """Second pass: staged batches without their duplicates, in the order read."""
-        verdict = self._finder.verdict()
+        verdict = self._verdict
         files = np.concatenate(self._origin_file) if self._origin_file else np.zeros(0, np.int32)
         lines = np.concatenate(self._origin_line) if self._origin_line else np.zeros(0, np.int64)
         offset = 0
@@ -181,9 +189,10 @@ class ContactPipeline:
             if duplicate.any():
                 self._set_aside_duplicates(staged, duplicate, winner, files, lines)
             kept = staged[~duplicate]
+            kept = kept.reset_index(drop=True)
             contacts = kept[[c for c in kept.columns if not c.startswith((_ORIGINAL, ZONE))]]
             self.counts.valid += len(kept)
-            yield ReadyBatch(contacts=contacts.reset_index(drop=True), zones=kept[ZONE])
+            yield ReadyBatch(contacts=contacts, zones=kept[ZONE], originals=_originals(kept))
             path.unlink(missing_ok=True)
 
     def _set_aside_duplicates(
@@ -202,11 +211,14 @@ class ContactPipeline:
             + " line "
             + pd.Series(lines[winner[duplicate]], dtype="int64").astype("str")
         )
-        originals = staged.loc[duplicate, [c for c in staged.columns if c.startswith(_ORIGINAL)]]
-        originals.columns = [c.removeprefix(_ORIGINAL) for c in originals.columns]
-        frame = pd.concat(
-            [staged.loc[duplicate, [SOURCE_FILE, SOURCE_LINE]], originals], axis=1
-        ).reset_index(drop=True)
+        frame = _originals(staged[duplicate]).reset_index(drop=True)
         self._set_aside(
             reject_rows(frame, np.ones(len(frame), dtype=bool), "duplicate", reason), "duplicate"
         )
+
+
+def _originals(staged: pd.DataFrame) -> pd.DataFrame:
+    """A staged batch's origin and the source's original values, under their own names."""
+    originals = staged[[c for c in staged.columns if c.startswith(_ORIGINAL)]]
+    originals.columns = [c.removeprefix(_ORIGINAL) for c in originals.columns]
+    return pd.concat([staged[[SOURCE_FILE, SOURCE_LINE]], originals], axis=1)

@@ -24,9 +24,9 @@ from .csv_records import MAX_RECORD_BYTES, parse_record, raw_text
 from .options import DEFAULT_OPTIONS, ReadOptions
 from .record_boundaries import (
     RecordSpans,
-    opening_quote_offset,
     split_by_grammar,
     split_by_parity,
+    unclosed_quote_offset,
 )
 
 # A run of records pyarrow refuses is halved down to this many, then read record by record.
@@ -107,7 +107,7 @@ class CsvSource:
                     yield from split_batches(table, self._options.batch_rows)
                 pending = block[spans.consumed :]
                 if pending and (at_eof or len(pending) > MAX_RECORD_BYTES):
-                    raise self._unfinished(pending, line + spans.newlines)
+                    raise self._unfinished(pending, line + spans.newlines, at_eof)
                 if at_eof:
                     return
                 line += spans.newlines
@@ -125,14 +125,15 @@ class CsvSource:
         spans = split_by_parity(block, delimiter, at_eof)
         return spans if spans is not None else split_by_grammar(block, delimiter, at_eof)
 
-    def _unfinished(self, rest: bytes, line: int) -> SourceError:
+    def _unfinished(self, rest: bytes, line: int, at_eof: bool) -> SourceError:
         """The error for a record that never ends; `line` is where `rest` starts."""
-        quote = opening_quote_offset(rest)
-        if quote is None:
+        quote = unclosed_quote_offset(rest, self._layout.delimiter)
+        if quote is None and not at_eof:
             return SourceError(
-                f"{self._label} line {line}: a record runs past 64 MiB without a line end"
+                f"{self._label} line {line}: a record runs past {MAX_RECORD_BYTES >> 20} MiB "
+                "without a line end"
             )
-        where = line + rest.count(b"\n", 0, quote)
+        where = line + rest.count(b"\n", 0, quote or 0)
         return SourceError(f"{self._label} line {where}: a quoted field opened here never closes")
 
     def _table(self, block: bytes, spans: RecordSpans, first_line: int) -> pa.Table | None:

@@ -126,20 +126,23 @@ def split_by_parity(block: bytes, delimiter: str, at_eof: bool) -> RecordSpans |
 
 
 @lru_cache(maxsize=16)
-def _record_patterns(delimiter: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    """Patterns matching one record ending in a line feed, and one ending at the end of data."""
+def _record_patterns(
+    delimiter: str,
+) -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
+    """Patterns matching one record ending in a line feed, one ending at the end of data, and
+    the fields of a record as far as they go."""
     d = re.escape(delimiter.encode("ascii"))
     text = rb"[^" + d + rb"\n]*+"
     quoted = rb'"(?:[^"]++|"")*+"' + text  # after the closing quote, the rest is plain text
     plain = rb'(?:[^"' + d + rb"\n]" + text + rb")?+"
     field = rb"(?>" + quoted + rb"|" + plain + rb")"
     record = field + rb"(?:" + d + field + rb")*+"
-    return re.compile(record + rb"\n"), re.compile(record + rb"\Z")
+    return re.compile(record + rb"\n"), re.compile(record + rb"\Z"), re.compile(record)
 
 
 def split_by_grammar(block: bytes, delimiter: str, at_eof: bool) -> RecordSpans:
     """Records as Python's csv module reads them (one regex match per record)."""
-    ends_with_newline, ends_with_data = _record_patterns(delimiter)
+    ends_with_newline, ends_with_data, _ = _record_patterns(delimiter)
     starts: list[int] = []
     ends: list[int] = []
     position = 0
@@ -169,18 +172,18 @@ def split_by_grammar(block: bytes, delimiter: str, at_eof: bool) -> RecordSpans:
     )
 
 
-def opening_quote_offset(block: bytes) -> int | None:
-    """Offset of the quote that leaves a quoted field open at the block's end, if any."""
-    quotes = np.flatnonzero(as_bytes_array(block) == QUOTE)
-    if quotes.size % 2 == 0:
-        return None
-    return int(quotes[-1])
+def unclosed_quote_offset(record: bytes, delimiter: str) -> int | None:
+    """Offset of the quote opening a field that runs to the end of `record` (the start of an
+    unfinished record), or None when no quoted field is open there."""
+    fields = _record_patterns(delimiter)[2].match(record)
+    stop = fields.end() if fields is not None else 0
+    return stop if stop < len(record) and record[stop] == QUOTE else None
 
 
 def first_record_end(block: bytes, delimiter: str, at_eof: bool) -> tuple[int, int] | None:
     """End of the first record's text (CR of a CRLF excluded) and the start of the next line;
     None when the block holds no whole first record yet."""
-    ends_with_newline, ends_with_data = _record_patterns(delimiter)
+    ends_with_newline, ends_with_data, _ = _record_patterns(delimiter)
     match = ends_with_newline.match(block)
     if match is not None:
         text_end = match.end() - 1

@@ -1,0 +1,263 @@
+"""The main job: the valid, normalised contacts of the sources land in a named Five9 list.
+
+Order matters: the credentials, the domain and the list are checked first (a refusal stops the
+run before a row is read), then the sources are staged, then the chunks go out through the
+throttled sink. With no Five9 credentials and no base URL, a local sandbox is started in this
+process and nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from pydantic import SecretStr
+
+from contacts_etl.column_mapping import ColumnMapping
+from contacts_etl.errors import SettingError
+from contacts_etl.outputs import TableWriter, rejects_columns
+from contacts_etl.pipeline import ContactPipeline, ReadyBatch, original_columns
+from contacts_etl.preview import PreviewRequest
+from sinks.five9_wire import UploadModes
+from sinks.rest_sink import Chunk, Five9RestSink
+from sinks.settings import Five9Settings
+from sources import ReadOptions, open_sources
+from transforms.normalise import reject_rows
+
+TIME = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True)
+class LoadRequest(PreviewRequest):
+    """A preview's settings plus the list to load, a dry-run switch and the report file."""
+
+    list_name: str = ""
+    dry_run: bool = False
+    report: Path | None = None
+
+
+@dataclass
+class LoadReport:
+    """The run's JSON report. Every row read is in exactly one bucket."""
+
+    rows_read: int = 0
+    delivered: int = 0
+    rejected_by_five9: int = 0
+    invalid: int = 0
+    expired: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    already_delivered: int = 0
+    would_deliver: int = 0
+    requests: int = 0
+    chunks: int = 0
+    started_at: str = ""
+    finished_at: str = ""
+    list_name: str = ""
+    target: str = ""
+    dry_run: bool = False
+    throttled_429: int = 0
+    retries: int = 0
+    rate_limit: str = ""
+    planned_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    BUCKETS = (
+        "delivered",
+        "rejected_by_five9",
+        "invalid",
+        "expired",
+        "duplicate",
+        "failed",
+        "already_delivered",
+        "would_deliver",
+    )
+
+    def buckets(self) -> dict[str, int]:
+        """Each bucket by name."""
+        return {name: getattr(self, name) for name in self.BUCKETS}
+
+    def balanced(self) -> bool:
+        """True when every row read is in exactly one bucket."""
+        return self.rows_read == sum(self.buckets().values())
+
+    def to_json(self) -> str:
+        """The report as JSON (no secrets are ever in it)."""
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+@dataclass
+class LoadProgress:
+    """Callbacks a caller may set to follow the run: notices, rows read, staged, delivered."""
+
+    notice: Callable[[str], None] = lambda _: None
+    rows_read: Callable[[int], None] = lambda _: None
+    staged: Callable[[int], None] = lambda _: None
+    delivered: Callable[[int], None] = lambda _: None
+
+
+def chunks_of(batches: Iterator[ReadyBatch], size: int) -> Iterator[Chunk]:
+    """Cut the contacts into chunks of exactly `size` (the last may be smaller), in order."""
+    pending: list[ReadyBatch] = []
+    held = 0
+    number = 0
+    for batch in batches:
+        pending.append(batch)
+        held += len(batch.contacts)
+        while held >= size:
+            contacts = pd.concat([b.contacts for b in pending], ignore_index=True)
+            originals = pd.concat([b.originals for b in pending], ignore_index=True)
+            yield Chunk(number, contacts.iloc[:size], originals.iloc[:size])
+            number += 1
+            rest = ReadyBatch(
+                contacts=contacts.iloc[size:].reset_index(drop=True),
+                zones=pd.Series(dtype="str"),
+                originals=originals.iloc[size:].reset_index(drop=True),
+            )
+            pending, held = [rest], len(rest.contacts)
+    if held:
+        contacts = pd.concat([b.contacts for b in pending], ignore_index=True)
+        originals = pd.concat([b.originals for b in pending], ignore_index=True)
+        yield Chunk(number, contacts, originals)
+
+
+def _embedded_sandbox(
+    settings: Five9Settings, request: LoadRequest, stack: ExitStack
+) -> Five9Settings:
+    """Start the local Five9 sandbox in this process, with the list asked for."""
+    from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
+
+    sandbox_settings = SandboxSettings(
+        lists=(request.list_name,),
+        max_requests=settings.max_requests,
+        window_seconds=settings.rate_window_seconds,
+        e164=settings.e164,
+    )
+    server = stack.enter_context(SandboxServer(Sandbox(sandbox_settings)))
+    return settings.model_copy(
+        update={
+            "base_url": server.base_url,
+            "consumer_key": sandbox_settings.consumer_key,
+            "secret_key": SecretStr(sandbox_settings.secret_key),
+            "domain_id": None,
+        }
+    )
+
+
+def run_load(
+    request: LoadRequest, settings: Five9Settings, progress: LoadProgress | None = None
+) -> LoadReport:
+    """Check the target, stage the sources, send the chunks; return the report."""
+    progress = progress or LoadProgress()
+    if not request.list_name.strip():
+        raise SettingError("--list needs the name of a Five9 list")
+    options = request.normalise_options()
+    now = request.load_time()
+    mapping = ColumnMapping.load(request.mapping)
+    sources = open_sources(
+        request.sources, ReadOptions(delimiter=request.delimiter, encoding=request.encoding)
+    )
+    report = LoadReport(
+        started_at=pd.Timestamp.now(tz="UTC").strftime(TIME),
+        list_name=request.list_name,
+        dry_run=request.dry_run,
+        rate_limit=f"{settings.max_requests} requests per {settings.rate_window_seconds:g} s",
+    )
+    with ExitStack() as stack:
+        if settings.uses_sandbox:
+            settings = _embedded_sandbox(settings, request, stack)
+            report.target = "local sandbox"
+            report.notes.append(
+                "No Five9 credentials or base URL are set: loaded into the local sandbox at "
+                f"{settings.base_url}; nothing left this machine."
+            )
+            progress.notice(report.notes[-1])
+        else:
+            report.target = settings.resolved_base_url()
+        rejects = (
+            stack.enter_context(
+                TableWriter(
+                    request.rejects,
+                    rejects_columns(original_columns(sources)),
+                    "--rejects",
+                    safe=True,
+                )
+            )
+            if request.rejects
+            else None
+        )
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="contacts-etl-")))
+        pipeline = ContactPipeline(
+            sources, mapping, options, now, workdir, rejects, progress.rows_read
+        )
+
+        def set_aside(
+            chunk: Chunk, labels: pd.Series, bucket: str, reason: pd.Series | str
+        ) -> None:
+            if rejects is not None:
+                mask = chunk.originals.index.isin(labels)
+                why = reason if isinstance(reason, str) else reason.reindex(chunk.originals.index)
+                rejects.write(reject_rows(chunk.originals, mask, bucket, why))
+
+        sink = Five9RestSink(
+            settings,
+            request.list_name,
+            UploadModes(
+                keys=options.keys,
+                crm_add_mode=settings.crm_add_mode,
+                crm_update_mode=settings.crm_update_mode,
+                list_add_mode=settings.list_add_mode,
+            ),
+            set_aside,
+            on_delivered=progress.delivered,
+        )
+
+        async def load() -> None:
+            async with sink:
+                pipeline.stage()
+                progress.staged(pipeline.to_send)
+                if request.dry_run:
+                    for _ in pipeline.contacts():
+                        pass
+                    report.would_deliver = pipeline.counts.valid
+                    report.chunks = math.ceil(report.would_deliver / settings.chunk_size)
+                    report.requests = report.chunks
+                    report.planned_seconds = round(
+                        max(report.requests - 1, 0) * settings.request_interval(), 1
+                    )
+                    return
+                await sink.deliver(chunks_of(pipeline.contacts(), settings.chunk_size))
+
+        asyncio.run(load())
+
+    counts = pipeline.counts
+    totals = sink.totals
+    report.rows_read = counts.rows_read
+    report.invalid = counts.invalid
+    report.duplicate = counts.duplicate
+    report.expired = counts.expired + totals.expired
+    report.delivered = totals.delivered
+    report.rejected_by_five9 = totals.rejected_by_five9
+    report.failed = totals.failed
+    if not request.dry_run:
+        report.requests = totals.requests
+        report.chunks = totals.chunks
+    report.throttled_429 = totals.throttled
+    report.retries = totals.retries
+    report.finished_at = pd.Timestamp.now(tz="UTC").strftime(TIME)
+    if request.report is not None:
+        try:
+            request.report.parent.mkdir(parents=True, exist_ok=True)
+            request.report.write_text(report.to_json(), encoding="utf-8")
+        except OSError as error:
+            raise SettingError(
+                f"--report {request.report} cannot be written: {error.strerror}"
+            ) from None
+    return report

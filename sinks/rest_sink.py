@@ -1,0 +1,281 @@
+"""The throttled, chunked Five9 REST sink.
+
+Delivery guarantee: at least once per contact within a run. A chunk is re-sent after a 429, a
+5xx, a timeout or a dropped connection; Five9 matches records on the upload's key fields, so a
+re-sent contact updates its record instead of adding a second one. A chunk counts as delivered
+only on a 200 answer, less the rows Five9 lists in `importTroubles` (those are
+`rejected_by_five9`). A chunk whose retries run out is `failed`; a whole-chunk 400 is `failed`
+too (sending it again cannot help). A window that closed while the run was under way is held
+back as `expired` as its chunk leaves.
+
+Requests leave through one `Pacer` (no sliding window over the limit) and up to
+`max_in_flight` are awaited at once, so the run approaches Five9's ceiling instead of waiting
+on each answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import httpx
+import pandas as pd
+
+from sinks.auth import Five9RefusedError, TokenSource
+from sinks.five9_wire import (
+    WHOAMI_PATH,
+    UploadModes,
+    list_filter,
+    list_items,
+    lists_path,
+    parse_upload_answer,
+    said,
+    upload_body,
+    upload_path,
+)
+from sinks.pacer import Pacer
+from sinks.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+from sinks.settings import Five9Settings
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Up to 1,000 contacts for one request, with the source rows they came from."""
+
+    number: int
+    contacts: pd.DataFrame
+    originals: pd.DataFrame
+
+
+@dataclass
+class SinkTotals:
+    """What the sink did: rows per bucket, requests sent, 429s and retries seen."""
+
+    delivered: int = 0
+    rejected_by_five9: int = 0
+    failed: int = 0
+    expired: int = 0
+    requests: int = 0
+    chunks: int = 0
+    throttled: int = 0
+    retries: int = 0
+    send_times: list[float] = field(default_factory=list)
+
+
+# (rows set aside, bucket, one reason per row)
+SetAside = Callable[[Chunk, pd.Series, str, pd.Series | str], None]
+
+
+class Five9RestSink:
+    """Uploads chunks of normalised contacts into one Five9 list."""
+
+    def __init__(
+        self,
+        settings: Five9Settings,
+        list_name: str,
+        modes: UploadModes,
+        set_aside: SetAside,
+        on_delivered: Callable[[int], None] | None = None,
+        clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
+    ) -> None:
+        self.settings = settings
+        self.list_name = list_name
+        self.modes = modes
+        self.totals = SinkTotals()
+        self._set_aside = set_aside
+        self._on_delivered = on_delivered
+        self._clock = clock
+        self._policy = RetryPolicy(
+            max_attempts=settings.max_attempts,
+            max_total_seconds=settings.max_retry_seconds,
+            base_seconds=settings.backoff_base_seconds,
+            cap_seconds=settings.backoff_cap_seconds,
+        )
+        self._pacer = Pacer(settings.request_interval())
+        self._client: httpx.AsyncClient | None = None
+        self._tokens: TokenSource | None = None
+        self._upload_path = ""
+
+    async def __aenter__(self) -> Five9RestSink:
+        """Get a token, find the domain and the list; any refusal stops the run here."""
+        settings = self.settings
+        assert settings.consumer_key
+        assert settings.secret_key
+        self._client = httpx.AsyncClient(
+            base_url=settings.resolved_base_url(),
+            timeout=httpx.Timeout(settings.request_timeout_seconds),
+            limits=httpx.Limits(max_connections=settings.max_in_flight + 2),
+        )
+        try:
+            self._tokens = TokenSource(self._client, settings.consumer_key, settings.secret_key)
+            domain_id = settings.domain_id or await self._whoami()
+            list_id = await self._find_list(domain_id)
+            self._upload_path = upload_path(domain_id, list_id)
+        except BaseException:
+            await self._client.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+        assert self._client
+        assert self._tokens
+        token = await self._tokens.token()
+        answer = await self._client.get(path, params=params, headers=_bearer(token))
+        if answer.status_code == 401:
+            token = await self._tokens.renew(token)
+            answer = await self._client.get(path, params=params, headers=_bearer(token))
+        return answer
+
+    async def _whoami(self) -> str:
+        answer = await self._get(WHOAMI_PATH)
+        if answer.status_code != 200:
+            raise Five9RefusedError(
+                f"Five9 did not say which domain the credentials belong to (HTTP "
+                f"{answer.status_code}): set FIVE9_DOMAIN_ID"
+            )
+        return str(answer.json()["domainId"])
+
+    async def _find_list(self, domain_id: str) -> str:
+        page: str | None = lists_path(domain_id)
+        params: dict[str, str] | None = list_filter(self.list_name)
+        while page:
+            answer = await self._get(page, params)
+            if answer.status_code == 403:
+                raise Five9RefusedError(
+                    "the Five9 credentials lack the lists:read scope needed to find list "
+                    f"{self.list_name!r}; grant campaigns:read, lists:read and lists:write"
+                )
+            if answer.status_code == 404:
+                raise Five9RefusedError(
+                    f"Five9 domain {domain_id!r} was not found: check FIVE9_DOMAIN_ID"
+                )
+            if answer.status_code != 200:
+                raise Five9RefusedError(
+                    f"Five9 answered HTTP {answer.status_code} when looking up list "
+                    f"{self.list_name!r}{said(answer)}"
+                )
+            items, page = list_items(answer.json())
+            params = None  # the next page's URL carries its own query
+            for item in items:
+                if item.get("name") == self.list_name:
+                    return str(item["listId"])
+        raise Five9RefusedError(
+            f"Five9 list {self.list_name!r} does not exist in domain {domain_id!r}; "
+            "create it in Five9 or check --list"
+        )
+
+    async def deliver(self, chunks: Iterable[Chunk]) -> SinkTotals:
+        """Send every chunk, up to `max_in_flight` at once, paced; returns the totals."""
+        slots = asyncio.Semaphore(self.settings.max_in_flight)
+        async with asyncio.TaskGroup() as group:
+            for chunk in chunks:
+                await slots.acquire()
+                task = group.create_task(self._send(chunk))
+                task.add_done_callback(lambda _: slots.release())
+        self.totals.send_times = list(self._pacer.sent)
+        return self.totals
+
+    def _hold_back_expired(self, chunk: Chunk) -> Chunk:
+        now = self._clock()
+        closed = (chunk.contacts["guard_end"] <= now).to_numpy()
+        if not closed.any():
+            return chunk
+        late = chunk.contacts.index[closed]
+        at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        ends = chunk.contacts.loc[late, "guard_end"].dt.strftime("%Y-%m-%dT%H:%MZ")
+        reason = "guard_end " + ends + f" passed while the load was under way (at {at})"
+        self._set_aside(chunk, pd.Series(late), "expired", reason)
+        self.totals.expired += len(late)
+        keep = chunk.contacts.index[~closed]
+        return Chunk(chunk.number, chunk.contacts.loc[keep], chunk.originals.loc[keep])
+
+    async def _send(self, chunk: Chunk) -> None:
+        assert self._client
+        assert self._tokens
+        self.totals.chunks += 1
+        began = time.monotonic()
+        attempts = 0
+        renewed = False
+        while True:
+            chunk = self._hold_back_expired(chunk)
+            if chunk.contacts.empty:
+                return
+            body = upload_body(chunk.contacts, self.modes)
+            await self._pacer.slot()
+            attempts += 1
+            self.totals.requests += 1
+            token = await self._tokens.token()
+            wait: float | None = None
+            try:
+                answer = await self._client.post(
+                    self._upload_path,
+                    content=body,
+                    headers={**_bearer(token), "Content-Type": "application/json"},
+                )
+            except httpx.TimeoutException:
+                problem = "no answer from Five9 within the timeout"
+            except httpx.TransportError as error:
+                problem = f"the connection to Five9 failed ({type(error).__name__})"
+            else:
+                status = answer.status_code
+                if status == 200:
+                    self._accept(chunk, answer)
+                    return
+                if status == 401 and not renewed:
+                    renewed = True
+                    await self._tokens.renew(token)
+                    continue
+                if status == 401:
+                    raise Five9RefusedError(
+                        "Five9 refused a fresh token (HTTP 401): check the credentials"
+                    )
+                if status == 403:
+                    raise Five9RefusedError(
+                        "the Five9 credentials lack the lists:write scope for list "
+                        f"{self.list_name!r}"
+                    )
+                if status == 404:
+                    raise Five9RefusedError(f"Five9 list {self.list_name!r} is gone (HTTP 404)")
+                problem = f"Five9 answered HTTP {status}{said(answer)}"
+                if status not in RETRYABLE_STATUS:
+                    self._fail(chunk, f"{problem}; the request was not retried")
+                    return
+                if status == 429:
+                    self.totals.throttled += 1
+                    wait = retry_after_seconds(answer.headers.get("Retry-After"))
+            if self._policy.gives_up(attempts, time.monotonic() - began):
+                self._fail(chunk, f"{problem}; gave up after {attempts} attempts")
+                return
+            self.totals.retries += 1
+            if wait is not None:
+                self._pacer.hold(wait)
+            else:
+                await asyncio.sleep(self._policy.backoff(attempts))
+
+    def _accept(self, chunk: Chunk, answer: httpx.Response) -> None:
+        result = parse_upload_answer(answer.json(), len(chunk.contacts))
+        troubled = sorted({t.position for t in result.troubles})
+        if troubled:
+            labels = chunk.contacts.index[troubled]
+            messages = {t.position: f"Five9: {t.kind}: {t.message}" for t in result.troubles}
+            reason = pd.Series([messages[p] for p in troubled], index=labels, dtype="str")
+            self._set_aside(chunk, pd.Series(labels), "rejected_by_five9", reason)
+            self.totals.rejected_by_five9 += len(labels)
+        delivered = len(chunk.contacts) - len(troubled)
+        self.totals.delivered += delivered
+        if self._on_delivered is not None:
+            self._on_delivered(delivered)
+
+    def _fail(self, chunk: Chunk, reason: str) -> None:
+        self._set_aside(chunk, pd.Series(chunk.contacts.index), "failed", reason)
+        self.totals.failed += len(chunk.contacts)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
