@@ -23,8 +23,9 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 		|| (cat $(VENV)/install.log; exit 1)
 	@touch $(STAMP) $@
 
+# With no FIVE9_* credentials (environment or .env), the load goes into a local sandbox.
 run: $(STAMP)
-	$(BIN)/contacts-etl preview data/samples/contacts.csv
+	$(BIN)/contacts-etl load data/samples/contacts.csv --list demo --rejects out/rejects.csv --report out/report.json
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
@@ -36,6 +37,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/normalise_throughput.py
+	$(BIN)/python benchmarks/load_throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

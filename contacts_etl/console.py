@@ -119,7 +119,7 @@ class LoadDisplay:
         self._reading: TaskID | None = None
         self._sending: TaskID | None = None
         self.progress = LoadProgress(
-            notice=self._notice, rows_read=self._read, staged=self._staged, delivered=self._sent
+            notice=self._notice, rows_read=self._read, staged=self._staged, settled=self._sent
         )
 
     def __enter__(self) -> LoadDisplay:
@@ -150,10 +150,8 @@ class LoadDisplay:
     @staticmethod
     def show_report(report: LoadReport, console: Console) -> None:
         """The buckets, the requests, and what the run means for the user."""
-        title = f"Load into list {report.list_name!r} ({report.target})"
-        if report.dry_run:
-            title = "Dry run: " + title
-        table = Table(title=title, title_justify="left")
+        title = f"Load into {report.list_name!r}" + (" (dry run)" if report.dry_run else "")
+        table = Table(title=title, title_justify="left", caption=f"target: {report.target}")
         table.add_column("")
         table.add_column("rows", justify="right")
         table.add_row("rows read", f"{report.rows_read:,}")
@@ -170,14 +168,16 @@ class LoadDisplay:
             )
         else:
             console.print(
-                f"{report.requests:,} requests for {report.chunks:,} chunks in {seconds:,.1f} s "
-                f"({report.rate_limit}); 429 answers: {report.throttled_429}, "
+                f"{_count(report.requests, 'request')} for {_count(report.chunks, 'chunk')} in "
+                f"{seconds:,.1f} s ({report.rate_limit}); 429 answers: {report.throttled_429}; "
                 f"retries: {report.retries}."
             )
-        for note in report.notes:
-            console.print(note)
         if report.failed:
             console.print(
                 f"{report.failed:,} rows were not loaded after all retries; they are in the "
                 "rejects file (--rejects) with the reason."
             )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")

@@ -95,12 +95,13 @@ class LoadReport:
 
 @dataclass
 class LoadProgress:
-    """Callbacks a caller may set to follow the run: notices, rows read, staged, delivered."""
+    """Callbacks a caller may set to follow the run: notices, rows read, rows to send, and
+    rows settled (delivered, rejected by Five9, failed or expired as they left)."""
 
     notice: Callable[[str], None] = lambda _: None
     rows_read: Callable[[int], None] = lambda _: None
     staged: Callable[[int], None] = lambda _: None
-    delivered: Callable[[int], None] = lambda _: None
+    settled: Callable[[int], None] = lambda _: None
 
 
 def chunks_of(batches: Iterator[ReadyBatch], size: int) -> Iterator[Chunk]:
@@ -175,8 +176,8 @@ def run_load(
             settings = _embedded_sandbox(settings, request, stack)
             report.target = "local sandbox"
             report.notes.append(
-                "No Five9 credentials or base URL are set: loaded into the local sandbox at "
-                f"{settings.base_url}; nothing left this machine."
+                "No Five9 credentials or base URL are set: loading into the local sandbox at "
+                f"{settings.base_url}; nothing leaves this machine."
             )
             progress.notice(report.notes[-1])
         else:
@@ -216,7 +217,7 @@ def run_load(
                 list_add_mode=settings.list_add_mode,
             ),
             set_aside,
-            on_delivered=progress.delivered,
+            on_settled=progress.settled,
         )
 
         async def load() -> None:

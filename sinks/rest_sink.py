@@ -77,7 +77,7 @@ class Five9RestSink:
         list_name: str,
         modes: UploadModes,
         set_aside: SetAside,
-        on_delivered: Callable[[int], None] | None = None,
+        on_settled: Callable[[int], None] | None = None,
         clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
     ) -> None:
         self.settings = settings
@@ -85,7 +85,7 @@ class Five9RestSink:
         self.modes = modes
         self.totals = SinkTotals()
         self._set_aside = set_aside
-        self._on_delivered = on_delivered
+        self._on_settled = on_settled
         self._clock = clock
         self._policy = RetryPolicy(
             max_attempts=settings.max_attempts,
@@ -173,12 +173,20 @@ class Five9RestSink:
     async def deliver(self, chunks: Iterable[Chunk]) -> SinkTotals:
         """Send every chunk, up to `max_in_flight` at once, paced; returns the totals."""
         slots = asyncio.Semaphore(self.settings.max_in_flight)
-        async with asyncio.TaskGroup() as group:
-            for chunk in chunks:
-                await slots.acquire()
-                task = group.create_task(self._send(chunk))
-                task.add_done_callback(lambda _: slots.release())
-        self.totals.send_times = list(self._pacer.sent)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for chunk in chunks:
+                    await slots.acquire()
+                    task = group.create_task(self._send(chunk))
+                    task.add_done_callback(lambda _: slots.release())
+        except BaseExceptionGroup as group:
+            # A refusal (credentials, scope, list) stops the run: surface it alone.
+            refusals = [e for e in group.exceptions if isinstance(e, Five9RefusedError)]
+            if refusals:
+                raise refusals[0] from None
+            raise
+        finally:
+            self.totals.send_times = list(self._pacer.sent)
         return self.totals
 
     def _hold_back_expired(self, chunk: Chunk) -> Chunk:
@@ -192,6 +200,7 @@ class Five9RestSink:
         reason = "guard_end " + ends + f" passed while the load was under way (at {at})"
         self._set_aside(chunk, pd.Series(late), "expired", reason)
         self.totals.expired += len(late)
+        self._settled(len(late))
         keep = chunk.contacts.index[~closed]
         return Chunk(chunk.number, chunk.contacts.loc[keep], chunk.originals.loc[keep])
 
@@ -267,14 +276,18 @@ class Five9RestSink:
             reason = pd.Series([messages[p] for p in troubled], index=labels, dtype="str")
             self._set_aside(chunk, pd.Series(labels), "rejected_by_five9", reason)
             self.totals.rejected_by_five9 += len(labels)
-        delivered = len(chunk.contacts) - len(troubled)
-        self.totals.delivered += delivered
-        if self._on_delivered is not None:
-            self._on_delivered(delivered)
+        self.totals.delivered += len(chunk.contacts) - len(troubled)
+        self._settled(len(chunk.contacts))
+
+    def _settled(self, rows: int) -> None:
+        """Rows whose fate is known (delivered, rejected, failed or expired)."""
+        if self._on_settled is not None:
+            self._on_settled(rows)
 
     def _fail(self, chunk: Chunk, reason: str) -> None:
         self._set_aside(chunk, pd.Series(chunk.contacts.index), "failed", reason)
         self.totals.failed += len(chunk.contacts)
+        self._settled(len(chunk.contacts))
 
 
 def _bearer(token: str) -> dict[str, str]:

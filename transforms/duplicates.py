@@ -53,7 +53,9 @@ class DuplicateFinder:
         keys = pa.chunked_array(self._chunks, type=pa.large_string()).combine_chunks()
         codes = np.asarray(keys.dictionary_encode().indices.to_numpy(), dtype=np.int64)
         order = np.arange(self.rows, dtype=np.int64)
-        last = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
-        np.maximum.at(last, codes, order)
+        # The first occurrence in reverse order is the last occurrence in run order.
+        seen, first_from_end = np.unique(codes[::-1], return_index=True)
+        last = np.empty(int(codes.max()) + 1, dtype=np.int64)
+        last[seen] = self.rows - 1 - first_from_end
         winner = last[codes]
         return DuplicateVerdict(duplicate=winner != order, winner=winner)

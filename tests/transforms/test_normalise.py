@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import pandera.pandas as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas.five9_contacts import five9_schema
 from transforms.duplicates import DuplicateFinder, key_values
@@ -83,3 +85,18 @@ def test_later_row_wins_among_keys_across_batches() -> None:
     verdict = finder.verdict()
     assert verdict.duplicate.tolist() == [True, False, False, False]
     assert verdict.winner.tolist() == [3, 1, 2, 3]
+
+
+@given(
+    keys=st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=60),
+    cut=st.integers(0, 60),
+)
+def test_duplicate_verdict_matches_a_plain_python_oracle(keys: list[str], cut: int) -> None:
+    finder = DuplicateFinder()
+    for part in (keys[:cut], keys[cut:]):
+        if part:
+            finder.add(key_values(pd.DataFrame({"number1": part}, dtype="str"), ("number1",)))
+    verdict = finder.verdict()
+    last = {key: position for position, key in enumerate(keys)}
+    assert verdict.winner.tolist() == [last[key] for key in keys]
+    assert verdict.duplicate.tolist() == [last[key] != i for i, key in enumerate(keys)]
