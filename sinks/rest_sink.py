@@ -212,11 +212,12 @@ class Five9RestSink:
         attempts = 0
         renewed = False
         while True:
+            await self._pacer.slot()
+            # Expiry is judged as the chunk leaves, after any wait for its slot.
             chunk = self._hold_back_expired(chunk)
             if chunk.contacts.empty:
                 return
             body = upload_body(chunk.contacts, self.modes)
-            await self._pacer.slot()
             attempts += 1
             self.totals.requests += 1
             token = await self._tokens.token()

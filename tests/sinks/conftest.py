@@ -1,0 +1,49 @@
+"""Fixtures for the sink tests: a clean environment, and a way to watch the run's sink."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import contacts_etl.load
+from sinks.rest_sink import Five9RestSink
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No FIVE9_* or CONTACTS_* variable and no `.env` from the host leaks into a run: the
+    settings are built from what each test passes (pydantic-settings also reads env vars and
+    a `.env` in the working directory)."""
+    for name in list(os.environ):
+        if name.startswith(("FIVE9_", "CONTACTS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+class SinkSpy:
+    """The `Five9RestSink` instances `run_load` built, so a test can read their totals."""
+
+    def __init__(self) -> None:
+        self.sinks: list[Five9RestSink] = []
+
+    @property
+    def last(self) -> Five9RestSink:
+        assert self.sinks, "run_load built no sink"
+        return self.sinks[-1]
+
+
+@pytest.fixture
+def sink_spy(monkeypatch: pytest.MonkeyPatch) -> SinkSpy:
+    """Record every sink `run_load` creates (the real class, unchanged behaviour)."""
+    spy = SinkSpy()
+
+    class RecordedSink(Five9RestSink):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            spy.sinks.append(self)
+
+    monkeypatch.setattr(contacts_etl.load, "Five9RestSink", RecordedSink)
+    return spy

@@ -1,0 +1,262 @@
+"""Pacing: no sliding window ever holds more upload requests than Five9 allows, end to end
+against the sandbox (scaled to 5 per 2 s) and on the `Pacer` itself with a fake clock (the
+real 40 per 60 s); and a window that closes during the run is held back as its chunk leaves."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sinks.pacer
+from contacts_etl.load import LoadRequest, run_load
+from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
+from five9_sandbox.rate_window import SlidingWindowLog
+from sinks.pacer import Pacer
+from sinks.settings import Five9Settings
+
+from .conftest import SinkSpy
+from .sink_helpers import (
+    AS_OF_TS,
+    client_settings,
+    generate_contacts,
+    max_in_window,
+    preview_rows,
+    read_table,
+    stored,
+    wanted,
+    wire,
+    write_contacts,
+)
+
+LIMIT = 5
+WINDOW = 2.0
+ROWS = 1_500
+CHUNK = 10
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    """A sandbox that answers 429 past 5 uploads in any sliding 2 s."""
+    settings = SandboxSettings(max_requests=LIMIT, window_seconds=WINDOW)
+    with SandboxServer(Sandbox(settings)) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox(server: SandboxServer) -> Sandbox:
+    server.sandbox.reset()
+    return server.sandbox
+
+
+# -------------------------------------------------------------------------- end to end
+
+
+def test_load_never_goes_over_the_sliding_window(
+    server: SandboxServer, sandbox: Sandbox, sink_spy: SinkSpy, tmp_path: Path
+) -> None:
+    source = generate_contacts(tmp_path / "contacts.csv", ROWS)
+    expected = preview_rows([source], tmp_path / "would_send.csv")
+    assert len(expected) == ROWS
+    settings = client_settings(
+        server, max_requests=LIMIT, rate_window_seconds=WINDOW, chunk_size=CHUNK
+    )
+
+    report = run_load(
+        LoadRequest(sources=[str(source)], as_of=AS_OF_TS, list_name="demo"), settings
+    )
+
+    assert report.requests == ROWS // CHUNK >= 150
+    assert report.delivered == ROWS
+    assert report.failed == 0
+    assert report.balanced(), report.buckets()
+    assert stored(sandbox) == wanted(expected)
+    # the sandbox never had to say 429, and counted no more than 5 in any 2 s
+    assert sandbox.events_of("rate_limited") == []
+    assert report.throttled_429 == 0
+    assert sandbox.max_in_any_window() <= LIMIT
+    # the client's own send times: no 2 s window over 5 ...
+    sent = sink_spy.last.totals.send_times
+    assert len(sent) == report.requests
+    assert max_in_window(sent, WINDOW) <= LIMIT
+    # ... and not much slower than it need be: at least 85 % of the allowed rate
+    rate = (len(sent) - 1) / (max(sent) - min(sent))
+    assert rate >= 0.85 * LIMIT / WINDOW, rate
+
+
+# ------------------------------------------------------------------- the pacer, fake time
+
+
+class FakeTime:
+    """A clock that moves only when the pacer sleeps on it."""
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+        self._yield = asyncio.sleep
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+        await self._yield(0)
+
+
+@contextmanager
+def pacer_on(fake: FakeTime) -> Iterator[None]:
+    """The pacer's sleeps advance the fake clock instead of waiting (only inside sinks.pacer;
+    the sandbox's event loop in its own thread keeps the real asyncio)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sinks.pacer, "asyncio", SimpleNamespace(Lock=asyncio.Lock, sleep=fake.sleep))
+        yield
+
+
+@pytest.fixture
+def fake_time() -> Iterator[FakeTime]:
+    fake = FakeTime()
+    with pacer_on(fake):
+        yield fake
+
+
+def five9_default_interval() -> float:
+    settings = Five9Settings(base_url="http://127.0.0.1:9", consumer_key=None, secret_key=None)
+    assert (settings.max_requests, settings.rate_window_seconds) == (40, 60.0)
+    return settings.request_interval()
+
+
+def admitted_by_sandbox_window(times: list[float], limit: int, window: float) -> bool:
+    """Would the sandbox's own sliding-window log admit every one of these sends?"""
+    log = SlidingWindowLog(limit, window)
+    return all(log.try_admit("key", t) is None for t in times)
+
+
+def test_pacer_keeps_200_requests_under_40_per_minute_without_a_burst(
+    fake_time: FakeTime,
+) -> None:
+    interval = five9_default_interval()
+    pacer = Pacer(interval, clock=fake_time.clock)
+
+    async def ask_all_at_once() -> list[float]:
+        return list(await asyncio.gather(*(pacer.slot() for _ in range(200))))
+
+    start = fake_time.clock()
+    slots = asyncio.run(ask_all_at_once())
+
+    assert slots == pacer.sent
+    assert slots[0] == start
+    assert len(slots) == 200
+    assert max_in_window(slots, 60.0) <= 40
+    assert admitted_by_sandbox_window(slots, 40, 60.0)
+    assert not all(t - start < 1.0 for t in slots[:40])  # burst-free: not 40 in the first second
+    assert slots[39] - slots[0] >= 39 * 60.0 / 40
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert min(gaps) >= interval - 1e-9
+
+
+def test_pacer_hold_pushes_the_next_slot_back(fake_time: FakeTime) -> None:
+    pacer = Pacer(1.5, clock=fake_time.clock)
+
+    async def run() -> tuple[float, float, float]:
+        first = await pacer.slot()
+        pacer.hold(7.0)  # Five9 said Retry-After: 7
+        held = await pacer.slot()
+        after = await pacer.slot()
+        return first, held, after
+
+    first, held, after = asyncio.run(run())
+    assert held >= first + 7.0
+    assert after >= held + 1.5
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gaps=st.lists(st.floats(min_value=0.0, max_value=90.0), min_size=1, max_size=150),
+    holds=st.lists(st.tuples(st.integers(0, 149), st.floats(0.0, 30.0)), max_size=5),
+)
+def test_pacer_never_exceeds_the_window_whatever_the_arrivals(
+    gaps: list[float], holds: list[tuple[int, float]]
+) -> None:
+    """Requests asked for after idle spells (where a token bucket would have refilled) or in
+    bursts, with Retry-After holds in between: no 60 s window ever holds more than 40."""
+    fake = FakeTime()
+    interval = five9_default_interval()
+    held_at = dict(holds)
+
+    async def run() -> list[float]:
+        pacer = Pacer(interval, clock=fake.clock)
+        for index, gap in enumerate(gaps):
+            fake.now += gap
+            if index in held_at:
+                pacer.hold(held_at[index])
+                earliest = fake.now + held_at[index]
+                assert await pacer.slot() >= earliest
+            else:
+                await pacer.slot()
+        return pacer.sent
+
+    with pacer_on(fake):
+        sent = asyncio.run(run())
+    assert max_in_window(sent, 60.0) <= 40
+    assert admitted_by_sandbox_window(sent, 40, 60.0)
+
+
+# ------------------------------------------------------------------- expiry at send time
+
+
+def test_window_that_closes_during_the_run_is_held_back_as_its_chunk_leaves(
+    server: SandboxServer, sandbox: Sandbox, sink_spy: SinkSpy, tmp_path: Path
+) -> None:
+    """Three one-contact chunks, paced about `lead / 2` seconds apart. The first and the last
+    have a window that closes at the next whole minute (`closes`, a few seconds away); the
+    first leaves before that moment and is delivered, the last leaves after it and must be
+    held back as `expired` (guard-time.md: "Expiry is checked again as each chunk leaves")."""
+    now = pd.Timestamp.now(tz="UTC")
+    closes = now.ceil("min")
+    if (closes - now).total_seconds() < 3.0:
+        closes += pd.Timedelta(minutes=1)
+    lead = (closes - now).total_seconds()
+    opens = closes - pd.Timedelta(hours=2)
+    rows = [
+        {"number1": "2125550101", "guard_start": wire(opens), "guard_end": wire(closes)},
+        {
+            "number1": "2125550102",
+            "guard_start": wire(opens),
+            "guard_end": wire(closes + pd.Timedelta(hours=4)),
+        },
+        {"number1": "2125550103", "guard_start": wire(opens), "guard_end": wire(closes)},
+    ]
+    source = write_contacts(tmp_path / "closing.csv", rows)
+    # the third request leaves two intervals after the first: 1.5 s after `closes` at least
+    window = (lead + 1.5) / 2 / 1.05
+    settings = client_settings(
+        server, max_requests=1, rate_window_seconds=window, chunk_size=1, rate_margin=0.05
+    )
+    rejects = tmp_path / "rejects.csv"
+
+    wall, mono = pd.Timestamp.now(tz="UTC"), time.monotonic()
+    report = run_load(
+        LoadRequest(sources=[str(source)], as_of=now, list_name="demo", rejects=rejects),
+        settings,
+    )
+
+    assert time.monotonic() - mono >= lead  # the run did outlast the window
+    sent = sink_spy.last.totals.send_times
+    assert report.balanced(), report.buckets()
+    left_at = [str(wall + pd.Timedelta(seconds=t - mono)) for t in sent]
+    assert sorted(stored(sandbox)) == ["2125550101", "2125550102"], (
+        f"windows closed at {closes}; requests left at {left_at}"
+    )
+    assert (report.delivered, report.expired, report.failed) == (2, 1, 0)
+    assert sink_spy.last.totals.expired == 1  # judged by the sink, not at staging
+    [expired] = read_table(rejects).query("bucket == 'expired'").to_dict("records")
+    assert (expired["source_line"], expired["number1"]) == ("4", "2125550103")
+    assert "passed while the load was under way" in expired["reason"]
