@@ -37,7 +37,8 @@ def summary_table(result: PreviewResult) -> Table:
     table.add_column("")
     table.add_row("rows read", f"{result.counts.rows_read:,}", ", ".join(result.sources))
     for bucket, count in result.counts.buckets().items():
-        table.add_row(bucket, f"{count:,}", BUCKET_NOTES[bucket])
+        if bucket in BUCKET_NOTES:
+            table.add_row(bucket, f"{count:,}", BUCKET_NOTES[bucket])
     return table
 
 

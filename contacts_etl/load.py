@@ -17,15 +17,18 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pydantic import SecretStr
 
 from contacts_etl.column_mapping import ColumnMapping
 from contacts_etl.errors import SettingError
 from contacts_etl.outputs import TableWriter, rejects_columns
-from contacts_etl.pipeline import ContactPipeline, ReadyBatch, original_columns
+from contacts_etl.pipeline import NOTHING_EARLIER, ContactPipeline, ReadyBatch, original_columns
 from contacts_etl.preview import PreviewRequest
+from contacts_etl.run_state import RunState
 from sinks.five9_wire import UploadModes
+from sinks.ledger import RunLedger
 from sinks.rest_sink import Chunk, Five9RestSink
 from sinks.settings import Five9Settings
 from sources import ReadOptions, open_sources
@@ -41,6 +44,8 @@ class LoadRequest(PreviewRequest):
     list_name: str = ""
     dry_run: bool = False
     report: Path | None = None
+    state_dir: Path | None = None
+    restart: bool = False
 
 
 @dataclass
@@ -61,6 +66,7 @@ class LoadReport:
     started_at: str = ""
     finished_at: str = ""
     list_name: str = ""
+    run_id: str = ""
     target: str = ""
     dry_run: bool = False
     throttled_429: int = 0
@@ -115,18 +121,20 @@ def chunks_of(batches: Iterator[ReadyBatch], size: int) -> Iterator[Chunk]:
         while held >= size:
             contacts = pd.concat([b.contacts for b in pending], ignore_index=True)
             originals = pd.concat([b.originals for b in pending], ignore_index=True)
-            yield Chunk(number, contacts.iloc[:size], originals.iloc[:size])
+            codes = np.concatenate([b.codes for b in pending])
+            yield Chunk(number, contacts.iloc[:size], originals.iloc[:size], codes[:size])
             number += 1
             rest = ReadyBatch(
                 contacts=contacts.iloc[size:].reset_index(drop=True),
                 zones=pd.Series(dtype="str"),
                 originals=originals.iloc[size:].reset_index(drop=True),
+                codes=codes[size:],
             )
             pending, held = [rest], len(rest.contacts)
     if held:
         contacts = pd.concat([b.contacts for b in pending], ignore_index=True)
         originals = pd.concat([b.originals for b in pending], ignore_index=True)
-        yield Chunk(number, contacts, originals)
+        yield Chunk(number, contacts, originals, np.concatenate([b.codes for b in pending]))
 
 
 def _embedded_sandbox(
@@ -194,9 +202,31 @@ def run_load(
             if request.rejects
             else None
         )
+        state: RunState | None = None
+        if report.target != "local sandbox":
+            ledger = RunLedger(request.state_dir)
+            stack.callback(ledger.close)
+            state = RunState.open(
+                ledger, sources, settings, request.list_name, options, mapping.renames,
+                request.restart and not request.dry_run,
+            )  # fmt: skip
+            report.run_id = state.run_id
+            if state.resumed:
+                report.notes.append(
+                    f"Resuming run {state.run_id}: rows an earlier attempt delivered are not "
+                    "sent again."
+                )
+                progress.notice(report.notes[-1])
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="contacts-etl-")))
         pipeline = ContactPipeline(
-            sources, mapping, options, now, workdir, rejects, progress.rows_read
+            sources,
+            mapping,
+            options,
+            now,
+            workdir,
+            rejects,
+            progress.rows_read,
+            earlier=state.earlier() if state else NOTHING_EARLIER,
         )
 
         def set_aside(
@@ -218,6 +248,8 @@ def run_load(
             ),
             set_aside,
             on_settled=progress.settled,
+            hooks=state.hooks() if state and not request.dry_run else None,
+            not_before=state.pacer_start(settings) if state else None,
         )
 
         async def load() -> None:
@@ -245,7 +277,8 @@ def run_load(
     report.duplicate = counts.duplicate
     report.expired = counts.expired + totals.expired
     report.delivered = totals.delivered
-    report.rejected_by_five9 = totals.rejected_by_five9
+    report.already_delivered = counts.already_delivered
+    report.rejected_by_five9 = counts.rejected_by_five9 + totals.rejected_by_five9
     report.failed = totals.failed
     if not request.dry_run:
         report.requests = totals.requests

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
@@ -27,13 +28,18 @@ from schemas.fields import (
     SOURCE_LINE,
     STANDARD_FIELDS,
 )
+from sinks.ledger import row_codes
 from sources import ContactSource
 from transforms.duplicates import DuplicateFinder, key_values
 from transforms.expiry import expired_rows, expiry_reason
 from transforms.normalise import NormaliseOptions, normalise_batch, reject_rows
 
 ZONE = "_zone"
+ROW_CODE = "_row_code"
+SETTLED = "_settled"
+DELIVERED, REJECTED = 1, 2
 _ORIGINAL = "_original::"
+_PRIVATE = (_ORIGINAL, ZONE, ROW_CODE, SETTLED)
 
 
 @dataclass
@@ -45,6 +51,8 @@ class RunCounts:
     invalid: int = 0
     expired: int = 0
     duplicate: int = 0
+    already_delivered: int = 0
+    rejected_by_five9: int = 0
 
     def buckets(self) -> dict[str, int]:
         """Each bucket by name, without the total."""
@@ -58,12 +66,31 @@ class RunCounts:
 
 
 @dataclass(frozen=True)
+class EarlierOutcomes:
+    """Rows an earlier attempt of the same run settled with Five9 (from the run ledger)."""
+
+    delivered: npt.NDArray[np.int64]
+    rejected: npt.NDArray[np.int64]
+
+    def status(self, codes: npt.NDArray[np.int64]) -> npt.NDArray[np.int8]:
+        """0 for rows still to send, DELIVERED or REJECTED for rows settled before."""
+        out = np.zeros(len(codes), dtype=np.int8)
+        out[np.isin(codes, self.delivered)] = DELIVERED
+        out[np.isin(codes, self.rejected)] = REJECTED
+        return out
+
+
+NOTHING_EARLIER = EarlierOutcomes(np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+@dataclass(frozen=True)
 class ReadyBatch:
     """Contacts that would be sent (Five9 contract) and each one's time zone."""
 
     contacts: pd.DataFrame
     zones: pd.Series
     originals: pd.DataFrame
+    codes: npt.NDArray[np.int64]
 
 
 def original_columns(sources: list[ContactSource]) -> list[str]:
@@ -99,6 +126,7 @@ class ContactPipeline:
         workdir: Path,
         rejects: TableWriter | None = None,
         on_rows_read: Callable[[int], None] | None = None,
+        earlier: EarlierOutcomes = NOTHING_EARLIER,
     ) -> None:
         self.sources = sources
         self.mapping = mapping
@@ -108,11 +136,13 @@ class ContactPipeline:
         self._workdir = workdir
         self._rejects = rejects
         self._on_rows_read = on_rows_read
+        self._earlier = earlier
         self._staged: list[Path] = []
         self._finder = DuplicateFinder()
         self._verdict = self._finder.verdict()
         self._origin_file: list[np.ndarray] = []
         self._origin_line: list[np.ndarray] = []
+        self._unsettled: list[np.ndarray] = []
         self._file_names: list[str] = []
         self.output_columns = contact_columns(sources, mapping)
 
@@ -132,8 +162,9 @@ class ContactPipeline:
 
     @property
     def to_send(self) -> int:
-        """How many staged contacts are not duplicates (known once `stage` has run)."""
-        return int((~self._verdict.duplicate).sum())
+        """How many contacts this attempt will send (known once `stage` has run)."""
+        unsettled = np.concatenate(self._unsettled) if self._unsettled else np.zeros(0, bool)
+        return int((~self._verdict.duplicate & unsettled).sum())
 
     def _stage_batch(self, frame: pd.DataFrame, renames: dict[str, str], file_index: int) -> None:
         frame = frame.reset_index(drop=True)
@@ -142,7 +173,11 @@ class ContactPipeline:
         self._set_aside(normalised.invalid, "invalid")
 
         contacts = normalised.contacts
-        expired = expired_rows(contacts, self.now)
+        codes = row_codes(file_index, contacts[SOURCE_LINE].to_numpy(dtype=np.int64))
+        # Rows an earlier attempt settled are not judged again, but still take part in the
+        # duplicate check, so the row that won then wins now.
+        settled = self._earlier.status(codes)
+        expired = expired_rows(contacts, self.now) & (settled == 0)
         if expired.any():
             late = contacts[expired]
             self._set_aside(
@@ -152,16 +187,24 @@ class ContactPipeline:
                 "expired",
             )
         live = contacts[~expired]
+        codes, settled = codes[~expired], settled[~expired]
         if not live.empty:
             self._finder.add(key_values(live, self.options.keys))
             self._origin_file.append(np.full(len(live), file_index, dtype=np.int32))
             self._origin_line.append(live[SOURCE_LINE].to_numpy(dtype=np.int64))
+            self._unsettled.append(settled == 0)
             originals = frame.loc[
                 live.index, [c for c in frame.columns if c not in INTERNAL_FIELDS]
             ]
             staged = pd.concat(
                 [
-                    live.assign(**{ZONE: normalised.zones[~expired].astype("str")}),
+                    live.assign(
+                        **{
+                            ZONE: normalised.zones[~expired].astype("str"),
+                            ROW_CODE: codes,
+                            SETTLED: settled,
+                        }
+                    ),
                     originals.add_prefix(_ORIGINAL),
                 ],
                 axis=1,
@@ -189,11 +232,35 @@ class ContactPipeline:
             if duplicate.any():
                 self._set_aside_duplicates(staged, duplicate, winner, files, lines)
             kept = staged[~duplicate]
-            kept = kept.reset_index(drop=True)
-            contacts = kept[[c for c in kept.columns if not c.startswith((_ORIGINAL, ZONE))]]
+            kept = self._settled_earlier(kept.reset_index(drop=True))
+            contacts = kept[[c for c in kept.columns if not c.startswith(_PRIVATE)]]
             self.counts.valid += len(kept)
-            yield ReadyBatch(contacts=contacts, zones=kept[ZONE], originals=_originals(kept))
+            yield ReadyBatch(
+                contacts=contacts,
+                zones=kept[ZONE],
+                originals=_originals(kept),
+                codes=kept[ROW_CODE].to_numpy(dtype=np.int64),
+            )
             path.unlink(missing_ok=True)
+
+    def _settled_earlier(self, kept: pd.DataFrame) -> pd.DataFrame:
+        """Count rows an earlier attempt settled; return the rest, still to send."""
+        status = kept[SETTLED].to_numpy()
+        self.counts.already_delivered += int((status == DELIVERED).sum())
+        rejected = status == REJECTED
+        if rejected.any():
+            self._set_aside(
+                reject_rows(
+                    _originals(kept),
+                    rejected,
+                    "rejected_by_five9",
+                    "Five9 rejected this row in an earlier attempt of this run; "
+                    "see `contacts-etl retry` for its message",
+                ),
+                "rejected_by_five9",
+            )
+        still: pd.DataFrame = kept[status == 0].reset_index(drop=True)
+        return still
 
     def _set_aside_duplicates(
         self,

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import httpx
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sinks.auth import Five9RefusedError, TokenSource
@@ -47,6 +49,11 @@ class Chunk:
     number: int
     contacts: pd.DataFrame
     originals: pd.DataFrame
+    codes: npt.NDArray[np.int64]
+
+    def part(self, rows: npt.NDArray[np.bool_]) -> Chunk:
+        """The same chunk with only the rows in `rows`."""
+        return Chunk(self.number, self.contacts[rows], self.originals[rows], self.codes[rows])
 
 
 @dataclass
@@ -61,11 +68,32 @@ class SinkTotals:
     chunks: int = 0
     throttled: int = 0
     retries: int = 0
+    splits: int = 0
     send_times: list[float] = field(default_factory=list)
 
 
 # (rows set aside, bucket, one reason per row)
 SetAside = Callable[[Chunk, pd.Series, str, pd.Series | str], None]
+
+
+def _nothing(*_: object) -> None:
+    return None
+
+
+@dataclass
+class DeliveryHooks:
+    """Where the run ledger hears of each outcome, as it happens.
+
+    `accepted(chunk, troubled)` runs right after Five9's 2xx and before anything else;
+    `dead(chunk, rows, bucket, reason, http_status, attempts)` for rows Five9 rejected or the
+    run gave up on; `sent(wall_time)` as each upload request leaves.
+    """
+
+    accepted: Callable[[Chunk, npt.NDArray[np.bool_]], None] = _nothing
+    dead: Callable[[Chunk, npt.NDArray[np.bool_], str, pd.Series | str, int | None, int], None] = (
+        _nothing
+    )
+    sent: Callable[[float], None] = _nothing
 
 
 class Five9RestSink:
@@ -79,7 +107,11 @@ class Five9RestSink:
         set_aside: SetAside,
         on_settled: Callable[[int], None] | None = None,
         clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
+        hooks: DeliveryHooks | None = None,
+        not_before: float | None = None,
     ) -> None:
+        """`not_before`: a wall-clock time before which no request may leave (a rerun starts
+        its pacer where the run before it stopped)."""
         self.settings = settings
         self.list_name = list_name
         self.modes = modes
@@ -93,7 +125,9 @@ class Five9RestSink:
             base_seconds=settings.backoff_base_seconds,
             cap_seconds=settings.backoff_cap_seconds,
         )
-        self._pacer = Pacer(settings.request_interval())
+        self._hooks = hooks or DeliveryHooks()
+        start = None if not_before is None else time.monotonic() + (not_before - time.time())
+        self._pacer = Pacer(settings.request_interval(), not_before=start)
         self._client: httpx.AsyncClient | None = None
         self._tokens: TokenSource | None = None
         self._upload_path = ""
@@ -201,13 +235,12 @@ class Five9RestSink:
         self._set_aside(chunk, pd.Series(late), "expired", reason)
         self.totals.expired += len(late)
         self._settled(len(late))
-        keep = chunk.contacts.index[~closed]
-        return Chunk(chunk.number, chunk.contacts.loc[keep], chunk.originals.loc[keep])
+        return chunk.part(~closed)
 
-    async def _send(self, chunk: Chunk) -> None:
+    async def _send(self, chunk: Chunk, *, whole: bool = True) -> None:
         assert self._client
         assert self._tokens
-        self.totals.chunks += 1
+        self.totals.chunks += whole
         began = time.monotonic()
         attempts = 0
         renewed = False
@@ -220,8 +253,10 @@ class Five9RestSink:
             body = upload_body(chunk.contacts, self.modes)
             attempts += 1
             self.totals.requests += 1
+            self._hooks.sent(time.time())
             token = await self._tokens.token()
             wait: float | None = None
+            status: int | None = None
             try:
                 answer = await self._client.post(
                     self._upload_path,
@@ -235,7 +270,7 @@ class Five9RestSink:
             else:
                 status = answer.status_code
                 if status == 200:
-                    self._accept(chunk, answer)
+                    self._accept(chunk, answer, attempts)
                     return
                 if status == 401 and not renewed:
                     renewed = True
@@ -253,14 +288,17 @@ class Five9RestSink:
                 if status == 404:
                     raise Five9RefusedError(f"Five9 list {self.list_name!r} is gone (HTTP 404)")
                 problem = f"Five9 answered HTTP {status}{said(answer)}"
+                if status == 400:
+                    await self._isolate(chunk, problem, attempts)
+                    return
                 if status not in RETRYABLE_STATUS:
-                    self._fail(chunk, f"{problem}; the request was not retried")
+                    self._fail(chunk, f"{problem}; the request was not retried", status, attempts)
                     return
                 if status == 429:
                     self.totals.throttled += 1
                     wait = retry_after_seconds(answer.headers.get("Retry-After"))
             if self._policy.gives_up(attempts, time.monotonic() - began):
-                self._fail(chunk, f"{problem}; gave up after {attempts} attempts")
+                self._fail(chunk, f"{problem}; gave up after {attempts} attempts", status, attempts)
                 return
             self.totals.retries += 1
             if wait is not None:
@@ -268,14 +306,36 @@ class Five9RestSink:
             else:
                 await asyncio.sleep(self._policy.backoff(attempts))
 
-    def _accept(self, chunk: Chunk, answer: httpx.Response) -> None:
+    async def _isolate(self, chunk: Chunk, problem: str, attempts: int) -> None:
+        """Five9 refused the request as a whole: send each half on its own, down to single
+        rows, so the good rows land and the bad ones are set aside with Five9's reason."""
+        rows = len(chunk.contacts)
+        if rows == 1:
+            reason = f"{problem} (this row alone)"
+            self._set_aside(chunk, pd.Series(chunk.contacts.index), "rejected_by_five9", reason)
+            self._hooks.dead(
+                chunk, np.ones(1, dtype=bool), "rejected_by_five9", reason, 400, attempts
+            )
+            self.totals.rejected_by_five9 += 1
+            self._settled(1)
+            return
+        self.totals.splits += 1
+        first = np.arange(rows) < rows // 2
+        await self._send(chunk.part(first), whole=False)
+        await self._send(chunk.part(~first), whole=False)
+
+    def _accept(self, chunk: Chunk, answer: httpx.Response, attempts: int) -> None:
         result = parse_upload_answer(answer.json(), len(chunk.contacts))
         troubled = sorted({t.position for t in result.troubles})
+        mask = np.zeros(len(chunk.contacts), dtype=bool)
+        mask[troubled] = True
+        self._hooks.accepted(chunk, mask)
         if troubled:
             labels = chunk.contacts.index[troubled]
             messages = {t.position: f"Five9: {t.kind}: {t.message}" for t in result.troubles}
             reason = pd.Series([messages[p] for p in troubled], index=labels, dtype="str")
             self._set_aside(chunk, pd.Series(labels), "rejected_by_five9", reason)
+            self._hooks.dead(chunk, mask, "rejected_by_five9", reason, 200, attempts)
             self.totals.rejected_by_five9 += len(labels)
         self.totals.delivered += len(chunk.contacts) - len(troubled)
         self._settled(len(chunk.contacts))
@@ -285,8 +345,10 @@ class Five9RestSink:
         if self._on_settled is not None:
             self._on_settled(rows)
 
-    def _fail(self, chunk: Chunk, reason: str) -> None:
+    def _fail(self, chunk: Chunk, reason: str, status: int | None, attempts: int) -> None:
         self._set_aside(chunk, pd.Series(chunk.contacts.index), "failed", reason)
+        everything = np.ones(len(chunk.contacts), dtype=bool)
+        self._hooks.dead(chunk, everything, "failed", reason, status, attempts)
         self.totals.failed += len(chunk.contacts)
         self._settled(len(chunk.contacts))
 

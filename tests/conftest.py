@@ -30,6 +30,11 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
     )
 
 
-@pytest.fixture
-def cli() -> object:
-    return run_cli
+@pytest.fixture(autouse=True)
+def own_state_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test keeps its run ledger apart (and out of the user's data directory)."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("CONTACTS_STATE_DIR", str(state))
+    return state

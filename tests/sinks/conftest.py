@@ -16,9 +16,9 @@ from sinks.rest_sink import Five9RestSink
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No FIVE9_* or CONTACTS_* variable and no `.env` from the host leaks into a run: the
     settings are built from what each test passes (pydantic-settings also reads env vars and
-    a `.env` in the working directory)."""
+    a `.env` in the working directory). The run ledger stays in the test's own state folder."""
     for name in list(os.environ):
-        if name.startswith(("FIVE9_", "CONTACTS_")):
+        if name.startswith(("FIVE9_", "CONTACTS_")) and name != "CONTACTS_STATE_DIR":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 

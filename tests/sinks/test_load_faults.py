@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -240,7 +241,7 @@ def test_chunk_whose_retries_run_out_is_failed_with_its_rows_in_the_rejects(
     assert report.requests == report.chunks + 2
 
 
-def test_whole_chunk_400_is_failed_and_not_retried(
+def test_whole_chunk_400_is_split_until_the_bad_row_is_isolated(
     server: SandboxServer, sandbox: Sandbox, sample_rows: list[ExpectedRecord], tmp_path: Path
 ) -> None:
     refused_chunk = sample_rows[2 * CHUNK : 3 * CHUNK]
@@ -249,20 +250,21 @@ def test_whole_chunk_400_is_failed_and_not_retried(
     rejects = tmp_path / "rejects.csv"
     report = load_samples(server, rejects)
 
-    assert report.failed == CHUNK
-    assert report.delivered == VALID - CHUNK
+    # The good 49 rows of the refused chunk still land; the one Five9 refuses is set aside.
+    assert report.failed == 0
+    assert report.rejected_by_five9 == 1
+    assert report.delivered == VALID - 1
     assert report.balanced(), report.buckets()
-    assert len(sandbox.events_of("refused_chunk")) == 1  # one request for that chunk
-    assert report.requests == report.chunks  # nothing was sent twice
     assert report.retries == 0
-    assert stored(sandbox) == wanted(sample_rows[: 2 * CHUNK] + sample_rows[3 * CHUNK :])
-    failed = read_table(rejects).query("bucket == 'failed'")
-    assert sorted(int(n) for n in failed["source_line"]) == sorted(
-        r.source_line for r in refused_chunk
-    )
-    assert failed["reason"].str.contains("HTTP 400").all()
-    assert failed["reason"].str.contains(f"contact with number1 {target} refused").all()
-    assert failed["reason"].str.contains("not retried").all()
+    # Halving 50 rows down to the one bad row: the whole chunk, then one half at each level.
+    refusals = len(sandbox.events_of("refused_chunk"))
+    assert refusals == 7  # 50, 25, 13, 7, 4, 2, 1 rows
+    everyone_else = [r for r in sample_rows if r.fields["number1"] != target]
+    assert stored(sandbox) == wanted(everyone_else)
+    rejected = read_table(rejects).query("bucket == 'rejected_by_five9'")
+    assert rejected["source_line"].astype(int).tolist() == [refused_chunk[20].source_line]
+    assert rejected["reason"].str.contains("HTTP 400").all()
+    assert rejected["reason"].str.contains(f"contact with number1 {target} refused").all()
 
 
 # -------------------------------------------------------------------------- importTroubles
@@ -352,7 +354,7 @@ def test_sink_sets_aside_the_row_five9_lists_in_import_troubles(
 
     async def deliver() -> Five9RestSink:
         async with Five9RestSink(client_settings(server), "demo", UploadModes(), set_aside) as sink:
-            await sink.deliver([Chunk(0, contacts, originals)])
+            await sink.deliver([Chunk(0, contacts, originals, np.arange(len(contacts)))])
         return sink
 
     totals = asyncio.run(deliver()).totals

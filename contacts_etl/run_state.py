@@ -1,0 +1,145 @@
+"""A load's link to the run ledger: its identity, what earlier attempts settled, and the hooks
+through which the sink reports each outcome as it happens."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from contacts_etl.pipeline import EarlierOutcomes
+from schemas.fields import SOURCE_FILE, SOURCE_LINE
+from sinks.five9_wire import WIRE_TIME
+from sinks.ledger import DeadLetter, RunLedger, file_digest, run_identity
+from sinks.rest_sink import Chunk, DeliveryHooks
+from sinks.settings import Five9Settings
+from sources import ContactSource
+from transforms.normalise import NormaliseOptions
+
+
+def credential_id(settings: Five9Settings) -> str:
+    """Names a credential in the ledger without holding anything secret."""
+    material = f"{settings.resolved_base_url()}|{settings.consumer_key}"
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
+
+
+def payloads(contacts: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each contact as it would be sent: its Five9 fields and its guard window."""
+    fields = [c for c in contacts.columns if c not in (SOURCE_FILE, SOURCE_LINE)]
+    out = []
+    for row in contacts[fields].to_dict(orient="records"):
+        guard = {"start": row.pop("guard_start"), "end": row.pop("guard_end")}
+        out.append(
+            {
+                "fields": {k: str(v) for k, v in row.items() if isinstance(v, str)},
+                "guardTime": {k: v.strftime(WIRE_TIME) for k, v in guard.items()},
+            }
+        )
+    return out
+
+
+@dataclass
+class RunState:
+    """One load's identity in the ledger and the hooks that keep the ledger current."""
+
+    ledger: RunLedger
+    run_id: str
+    list_name: str
+    credential: str
+    resumed: bool
+
+    @classmethod
+    def open(
+        cls,
+        ledger: RunLedger,
+        sources: list[ContactSource],
+        settings: Five9Settings,
+        list_name: str,
+        options: NormaliseOptions,
+        mapping: dict[str, str],
+        restart: bool,
+    ) -> RunState:
+        """Identify the run by its sources' content and payload settings; note it begun."""
+        run_id = run_identity(
+            [file_digest(source.path) for source in sources],
+            list_name=list_name,
+            target=settings.resolved_base_url(),
+            domain_id=settings.domain_id,
+            mapping=mapping,
+            default_zone=options.default_zone,
+            calling_hours=str(options.calling_hours),
+            e164=options.e164,
+            keys=options.keys,
+            chunk_size=settings.chunk_size,
+            modes=(settings.crm_add_mode, settings.crm_update_mode, settings.list_add_mode),
+        )
+        if restart:
+            ledger.forget(run_id)
+        resumed = not ledger.begin(run_id, list_name, {"sources": [str(s.path) for s in sources]})
+        return cls(ledger, run_id, list_name, credential_id(settings), resumed and not restart)
+
+    def earlier(self) -> EarlierOutcomes:
+        """What earlier attempts of this run settled."""
+        return EarlierOutcomes(
+            delivered=self.ledger.settled_codes(self.run_id, "delivered"),
+            rejected=self.ledger.settled_codes(self.run_id, "rejected"),
+        )
+
+    def pacer_start(self, settings: Five9Settings) -> float | None:
+        """The wall-clock time the next request may leave, given the credential's last ones."""
+        recent = self.ledger.recent_sends(self.credential, settings.rate_window_seconds)
+        return recent[-1] + settings.request_interval() if recent else None
+
+    def hooks(self) -> DeliveryHooks:
+        """Ledger writes for the sink: chunk outcomes, dead letters, request times."""
+        return DeliveryHooks(accepted=self._accepted, dead=self._dead, sent=self._sent)
+
+    def _accepted(self, chunk: Chunk, troubled: npt.NDArray[np.bool_]) -> None:
+        landed = chunk.codes[~troubled]
+        self.ledger.record_chunk(self.run_id, chunk.number, landed, chunk.codes[troubled])
+        self.ledger.remove_dead_letters(self.list_name, ((self.run_id, int(c)) for c in landed))
+
+    def _dead(
+        self,
+        chunk: Chunk,
+        rows: npt.NDArray[np.bool_],
+        bucket: str,
+        reason: pd.Series | str,
+        status: int | None,
+        attempts: int,
+    ) -> None:
+        contacts = chunk.contacts[rows]
+        reasons = (
+            [reason] * len(contacts)
+            if isinstance(reason, str)
+            else reason.reindex(contacts.index).astype("str").tolist()
+        )
+        self.ledger.add_dead_letters(
+            DeadLetter(
+                list_name=self.list_name,
+                run_id=self.run_id,
+                row_code=int(code),
+                source_file=str(source_file),
+                source_line=int(source_line),
+                payload=payload,
+                bucket=bucket,
+                error=why,
+                http_status=status,
+                attempts=attempts,
+            )
+            for code, source_file, source_line, payload, why in zip(
+                chunk.codes[rows],
+                contacts[SOURCE_FILE],
+                contacts[SOURCE_LINE],
+                payloads(contacts),
+                reasons,
+                strict=True,
+            )
+        )
+
+    def _sent(self, at: float) -> None:
+        self.ledger.record_send(self.credential, at)

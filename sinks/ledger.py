@@ -1,0 +1,220 @@
+"""The run ledger: what each run has settled with Five9, kept so a rerun never sends a row twice.
+
+A run's identity is a hash of the sources' content, the list, the target and every setting that
+changes the payload. Each chunk's outcome is written in one SQLite transaction right after
+Five9's 2xx answer and before the next step, so a crash loses at most the chunks in flight
+(which a rerun sends again: Five9 matches them on their keys). Rows are identified by their
+source (its position in the run) and line, so chunk boundaries may differ between attempts.
+
+The ledger also keeps when the last upload requests left, per credential, so a rerun right
+after a crash starts its pacer where the crashed run stopped instead of from an empty window,
+and a dead-letter store of rows Five9 rejected or the run gave up on, for `contacts-etl retry`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import platformdirs
+
+from contacts_etl.errors import SettingError
+
+LINE_BITS = 40  # a row code is source index << 40 | line: 2^40 lines per file is plenty
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, list_name TEXT NOT NULL, started_at REAL NOT NULL, meta TEXT
+);
+CREATE TABLE IF NOT EXISTS settled (
+    run_id TEXT NOT NULL, row_code INTEGER NOT NULL, status TEXT NOT NULL, chunk INTEGER,
+    at REAL NOT NULL, PRIMARY KEY (run_id, row_code)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sends (credential TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS sends_by_credential ON sends (credential, at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    list_name TEXT NOT NULL, run_id TEXT NOT NULL, row_code INTEGER NOT NULL,
+    source_file TEXT NOT NULL, source_line INTEGER NOT NULL, payload TEXT NOT NULL,
+    bucket TEXT NOT NULL, error TEXT NOT NULL, http_status INTEGER, attempts INTEGER NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (list_name, run_id, row_code)
+);
+"""
+
+
+def default_state_dir() -> Path:
+    """Where ledgers live unless --state-dir says otherwise: CONTACTS_STATE_DIR, else the
+    user's data directory (never the current folder)."""
+    configured = os.environ.get("CONTACTS_STATE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(platformdirs.user_data_dir("contacts-etl", appauthor=False)) / "state"
+
+
+def row_codes(source_index: int, lines: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """One integer per row: which source of the run, and which line."""
+    return np.asarray((np.int64(source_index) << LINE_BITS) | lines, dtype=np.int64)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_identity(source_digests: Sequence[str], **settings: Any) -> str:
+    """A run's identity: the sources' content and every setting that changes the payload."""
+    material = json.dumps(
+        {"sources": list(source_digests), **settings}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A row that did not land: its payload as it would be sent, and why."""
+
+    list_name: str
+    run_id: str
+    row_code: int
+    source_file: str
+    source_line: int
+    payload: dict[str, Any]
+    bucket: str
+    error: str
+    http_status: int | None
+    attempts: int
+
+
+class RunLedger:
+    """SQLite in the state directory; every write is its own committed transaction."""
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        directory = state_dir or default_state_dir()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                directory / "ledger.sqlite3", timeout=30, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise SettingError(
+                f"--state-dir {directory}: cannot keep the run ledger there ({error})"
+            ) from None
+        self.path = directory / "ledger.sqlite3"
+
+    def close(self) -> None:
+        self._db.close()
+
+    def begin(self, run_id: str, list_name: str, meta: dict[str, Any]) -> bool:
+        """Record the run; True when it is new, False when this is a rerun of it."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?)",
+            (run_id, list_name, time.time(), json.dumps(meta, default=str)),
+        )
+        return cursor.rowcount == 1
+
+    def forget(self, run_id: str) -> None:
+        """--restart: drop what the ledger knows of this run (its dead letters stay)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM settled WHERE run_id = ?", (run_id,))
+
+    def settled_codes(self, run_id: str, status: str) -> npt.NDArray[np.int64]:
+        """The rows of the run already settled with `status` ('delivered' or 'rejected')."""
+        rows = self._db.execute(
+            "SELECT row_code FROM settled WHERE run_id = ? AND status = ?", (run_id, status)
+        ).fetchall()
+        return np.array([code for (code,) in rows], dtype=np.int64)
+
+    def record_chunk(
+        self,
+        run_id: str,
+        chunk: int,
+        delivered: Iterable[int],
+        rejected: Iterable[int] = (),
+    ) -> None:
+        """A chunk's outcome after Five9's 2xx, in one transaction."""
+        now = time.time()
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO settled VALUES (?, ?, 'delivered', ?, ?)",
+                ((run_id, int(code), chunk, now) for code in delivered),
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO settled VALUES (?, ?, 'rejected', ?, ?)",
+                ((run_id, int(code), chunk, now) for code in rejected),
+            )
+
+    def record_send(self, credential: str, at: float) -> None:
+        """An upload request left at wall-clock time `at`."""
+        self._db.execute("INSERT INTO sends VALUES (?, ?)", (credential, at))
+
+    def recent_sends(self, credential: str, window: float) -> list[float]:
+        """Wall-clock times of the credential's upload requests within the last `window` s."""
+        since = time.time() - window
+        self._db.execute("DELETE FROM sends WHERE at < ?", (since - 3600,))
+        rows = self._db.execute(
+            "SELECT at FROM sends WHERE credential = ? AND at >= ? ORDER BY at",
+            (credential, since),
+        ).fetchall()
+        return [at for (at,) in rows]
+
+    def add_dead_letters(self, letters: Iterable[DeadLetter]) -> None:
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        d.list_name, d.run_id, d.row_code, d.source_file, d.source_line,
+                        json.dumps(d.payload), d.bucket, d.error, d.http_status, d.attempts,
+                        time.time(),
+                    )
+                    for d in letters
+                ),
+            )  # fmt: skip
+
+    def dead_letters(self, list_name: str) -> list[DeadLetter]:
+        rows = self._db.execute(
+            "SELECT list_name, run_id, row_code, source_file, source_line, payload, bucket, "
+            "error, http_status, attempts FROM dead_letters WHERE list_name = ? "
+            "ORDER BY run_id, row_code",
+            (list_name,),
+        ).fetchall()
+        return [
+            DeadLetter(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8], r[9])
+            for r in rows
+        ]
+
+    def remove_dead_letters(self, list_name: str, keys: Iterable[tuple[str, int]]) -> None:
+        """Rows that landed on a later attempt leave the dead-letter store."""
+        with self._transaction():
+            self._db.executemany(
+                "DELETE FROM dead_letters WHERE list_name = ? AND run_id = ? AND row_code = ?",
+                ((list_name, run_id, int(code)) for run_id, code in keys),
+            )
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
