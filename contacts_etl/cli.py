@@ -59,6 +59,14 @@ DelimiterOption = Annotated[
 EncodingOption = Annotated[
     str, typer.Option("--encoding", help="CSV encoding: utf-8 (default) or latin-1.")
 ]
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        envvar="CONTACTS_STATE_DIR",
+        help="Where the run ledger and dead letters live (default: the user's data directory).",
+    ),
+]
 AsOfOption = Annotated[
     str | None,
     typer.Option("--as-of", help="Judge expiry at this UTC moment instead of now (ISO 8601)."),
@@ -148,6 +156,11 @@ def load(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the run's JSON report here.")
     ] = None,
+    state_dir: StateDirOption = None,
+    restart: Annotated[
+        bool,
+        typer.Option("--restart", help="Ignore what earlier attempts of this run delivered."),
+    ] = False,
     calling_hours: CallingHoursOption = None,
     key: KeyOption = None,
     delimiter: DelimiterOption = None,
@@ -175,11 +188,50 @@ def load(
         list_name=list_name,
         dry_run=dry_run,
         report=report,
+        state_dir=state_dir,
+        restart=restart,
     )
     console = Console()
     with LoadDisplay(Console(stderr=True)) as display:
         result = run_load(request, settings, display.progress)
     display.show_report(result, console)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def retry(
+    list_name: Annotated[str, typer.Option("--list", help="The Five9 list to replay into.")],
+    state_dir: StateDirOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only count the dead letters; send nothing.")
+    ] = False,
+    key: KeyOption = None,
+) -> None:
+    """Send the list's dead letters again (rows Five9 rejected or a load gave up on); rows
+    that land leave the store. Exit code 1 when some still failed."""
+    from contacts_etl.retry import run_retry
+    from sinks.settings import load_settings
+
+    result = run_retry(
+        list_name,
+        load_settings(),
+        state_dir,
+        dry_run=dry_run,
+        keys=tuple(key) if key else ("number1",),
+    )
+    console = Console()
+    kinds = ", ".join(f"{n:,} {bucket}" for bucket, n in sorted(result.by_bucket.items()))
+    console.print(
+        f"Dead letters for list {list_name!r}: {result.dead_letters:,}"
+        + (f" ({kinds})" if kinds else "")
+    )
+    if not dry_run and result.dead_letters:
+        console.print(
+            f"Replayed in {result.requests:,} requests: {result.delivered:,} delivered, "
+            f"{result.rejected_by_five9:,} rejected by Five9 again, {result.failed:,} failed, "
+            f"{result.expired:,} expired (removed)."
+        )
     if result.failed:
         raise typer.Exit(1)
 

@@ -1,0 +1,166 @@
+"""Replay the dead-letter store: rows Five9 rejected or a run gave up on, sent again as they
+were normalised. A row that lands leaves the store; one refused again stays, with the new
+reason; one whose window has closed since leaves it as expired (it can never land)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from contacts_etl.errors import SettingError
+from contacts_etl.run_state import credential_id
+from schemas.fields import SOURCE_FILE, SOURCE_LINE
+from sinks.five9_wire import UploadModes
+from sinks.ledger import DeadLetter, RunLedger
+from sinks.rest_sink import Chunk, DeliveryHooks, Five9RestSink
+from sinks.settings import Five9Settings
+
+
+@dataclass
+class RetryReport:
+    """What a replay did with the dead letters of one list."""
+
+    list_name: str
+    dead_letters: int = 0
+    delivered: int = 0
+    rejected_by_five9: int = 0
+    failed: int = 0
+    expired: int = 0
+    requests: int = 0
+    dry_run: bool = False
+    by_bucket: dict[str, int] = field(default_factory=dict)
+
+
+def letters_frame(letters: list[DeadLetter]) -> pd.DataFrame:
+    """Dead letters back into the Five9 contract's columns."""
+    rows = [
+        {
+            SOURCE_FILE: letter.source_file,
+            SOURCE_LINE: letter.source_line,
+            **letter.payload["fields"],
+            "guard_start": letter.payload["guardTime"]["start"],
+            "guard_end": letter.payload["guardTime"]["end"],
+        }
+        for letter in letters
+    ]
+    frame = pd.DataFrame(rows)
+    for bound in ("guard_start", "guard_end"):
+        frame[bound] = pd.to_datetime(frame[bound], utc=True).astype("datetime64[ns, UTC]")
+    text = [c for c in frame.columns if c not in (SOURCE_LINE, "guard_start", "guard_end")]
+    return frame.astype(dict.fromkeys(text, "str"))
+
+
+def _chunks(letters: list[DeadLetter], size: int) -> Iterator[Chunk]:
+    """One run's dead letters in chunks (row codes are unique within a run)."""
+    for start in range(0, len(letters), size):
+        part = letters[start : start + size]
+        contacts = letters_frame(part)
+        codes: npt.NDArray[np.int64] = np.array([d.row_code for d in part], dtype=np.int64)
+        originals = contacts.drop(columns=["guard_start", "guard_end"])
+        yield Chunk(start // size, contacts, originals, codes)
+
+
+def run_retry(
+    list_name: str,
+    settings: Five9Settings,
+    state_dir: Path | None,
+    *,
+    dry_run: bool = False,
+    keys: tuple[str, ...] = ("number1",),
+) -> RetryReport:
+    """Send the list's dead letters again; keep the store true to what landed."""
+    if settings.uses_sandbox:
+        raise SettingError(
+            "contacts-etl retry sends to Five9: set FIVE9_REGION or FIVE9_BASE_URL and the "
+            "credentials (the embedded sandbox keeps no dead letters)"
+        )
+    ledger = RunLedger(state_dir)
+    try:
+        letters = ledger.dead_letters(list_name)
+        report = RetryReport(list_name, dead_letters=len(letters), dry_run=dry_run)
+        for letter in letters:
+            report.by_bucket[letter.bucket] = report.by_bucket.get(letter.bucket, 0) + 1
+        if dry_run or not letters:
+            return report
+        for run_id in sorted({letter.run_id for letter in letters}):
+            mine = [letter for letter in letters if letter.run_id == run_id]
+            asyncio.run(_replay(ledger, mine, run_id, list_name, settings, keys, report))
+        return report
+    finally:
+        ledger.close()
+
+
+async def _replay(
+    ledger: RunLedger,
+    letters: list[DeadLetter],
+    run_id: str,
+    list_name: str,
+    settings: Five9Settings,
+    keys: tuple[str, ...],
+    report: RetryReport,
+) -> None:
+    """Send one run's dead letters through the paced sink, keeping the store current."""
+    by_code = {letter.row_code: letter for letter in letters}
+    credential = credential_id(settings)
+
+    def landed(part: Chunk, troubled: npt.NDArray[np.bool_]) -> None:
+        ledger.record_chunk(run_id, part.number, part.codes[~troubled], part.codes[troubled])
+        ledger.remove_dead_letters(list_name, ((run_id, int(c)) for c in part.codes[~troubled]))
+
+    def dead(
+        part: Chunk,
+        rows: npt.NDArray[np.bool_],
+        bucket: str,
+        reason: pd.Series | str,
+        status: int | None,
+        attempts: int,
+    ) -> None:
+        contacts = part.contacts[rows]
+        reasons = (
+            [reason] * len(contacts)
+            if isinstance(reason, str)
+            else reason.reindex(contacts.index).astype("str").tolist()
+        )
+        olds = [by_code[int(code)] for code in part.codes[rows]]
+        ledger.add_dead_letters(
+            DeadLetter(
+                list_name, run_id, old.row_code, old.source_file, old.source_line, old.payload,
+                bucket, why, status, old.attempts + attempts,
+            )
+            for old, why in zip(olds, reasons, strict=True)
+        )  # fmt: skip
+
+    def set_aside(part: Chunk, labels: pd.Series, bucket: str, reason: pd.Series | str) -> None:
+        if bucket == "expired":  # its window closed: it can never land
+            codes = part.codes[part.contacts.index.isin(labels)]
+            ledger.remove_dead_letters(list_name, ((run_id, int(c)) for c in codes))
+
+    recent = ledger.recent_sends(credential, settings.rate_window_seconds)
+    sink = Five9RestSink(
+        settings,
+        list_name,
+        UploadModes(
+            keys=keys,
+            crm_add_mode=settings.crm_add_mode,
+            crm_update_mode=settings.crm_update_mode,
+            list_add_mode=settings.list_add_mode,
+        ),
+        set_aside,
+        hooks=DeliveryHooks(
+            accepted=landed, dead=dead, sent=lambda at: ledger.record_send(credential, at)
+        ),
+        not_before=recent[-1] + settings.request_interval() if recent else None,
+    )
+    async with sink:
+        totals = await sink.deliver(_chunks(letters, settings.chunk_size))
+    report.delivered += totals.delivered
+    report.rejected_by_five9 += totals.rejected_by_five9
+    report.failed += totals.failed
+    report.expired += totals.expired
+    report.requests += totals.requests

@@ -1,0 +1,209 @@
+"""Resuming a load: a rerun never sends a delivered row again, dead letters are replayed, and
+a load killed at any point (SIGKILL, mid-request included) ends complete after reruns."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
+from contacts_etl.retry import run_retry
+from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
+from sinks.ledger import RunLedger
+from tests.conftest import ROOT
+from tests.sinks.sink_helpers import (
+    AS_OF_TS,
+    client_settings,
+    generate_contacts,
+    max_in_window,
+    preview_rows,
+    stored,
+    wanted,
+)
+
+ROWS = 400
+CHUNK = 20
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    with SandboxServer(Sandbox(SandboxSettings(max_requests=20, window_seconds=2))) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox(server: SandboxServer) -> Sandbox:
+    server.sandbox.reset()
+    return server.sandbox
+
+
+@pytest.fixture
+def contacts(tmp_path: Path) -> Path:
+    return generate_contacts(tmp_path / "contacts.csv", ROWS)
+
+
+def load(
+    server: SandboxServer, source: Path, state: Path, *, restart: bool = False, **settings: object
+) -> LoadReport:
+    request = LoadRequest(
+        sources=[str(source)],
+        as_of=AS_OF_TS,
+        list_name="demo",
+        state_dir=state,
+        restart=restart,
+        rejects=source.with_suffix(".rejects.csv"),
+    )
+    return run_load(request, client_settings(server, chunk_size=CHUNK, **settings), LoadProgress())
+
+
+def test_rerun_of_a_finished_load_sends_nothing(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    first = load(server, contacts, tmp_path / "state")
+    writes = {key: record.writes for key, record in sandbox.records("demo").items()}
+    again = load(server, contacts, tmp_path / "state")
+    assert first.delivered == ROWS
+    assert (again.delivered, again.already_delivered, again.requests) == (0, ROWS, 0)
+    assert again.run_id == first.run_id
+    assert again.balanced()
+    assert {key: record.writes for key, record in sandbox.records("demo").items()} == writes
+
+
+def test_changed_source_is_a_new_run_and_restart_ignores_the_ledger(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    first = load(server, contacts, tmp_path / "state")
+    changed = tmp_path / "changed.csv"
+    changed.write_bytes(
+        contacts.read_bytes() + b"2999999999,Late,,2027-12-01T14:00:00Z,2027-12-01T20:00:00Z\n"
+    )
+    second = load(server, changed, tmp_path / "state")
+    assert second.run_id != first.run_id
+    assert second.delivered == ROWS + 1
+    restarted = load(server, contacts, tmp_path / "state", restart=True)
+    assert restarted.run_id == first.run_id
+    assert (restarted.delivered, restarted.already_delivered) == (ROWS, 0)
+
+
+def test_failed_rows_wait_as_dead_letters_and_a_rerun_delivers_only_them(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    sandbox.set_faults(FaultPlan(errors_5xx=3))
+    first = load(server, contacts, state, max_attempts=1)
+    assert first.failed == 3 * CHUNK
+    ledger = RunLedger(state)
+    letters = ledger.dead_letters("demo")
+    assert len(letters) == first.failed
+    assert {letter.bucket for letter in letters} == {"failed"}
+    assert all(letter.http_status in {500, 502, 503, 504} for letter in letters)
+    assert all(letter.payload["guardTime"]["start"].endswith(":00Z") for letter in letters)
+
+    again = load(server, contacts, state)
+    assert (again.delivered, again.already_delivered, again.failed) == (
+        3 * CHUNK,
+        ROWS - 3 * CHUNK,
+        0,
+    )
+    assert ledger.dead_letters("demo") == []
+    assert len(sandbox.records("demo")) == ROWS
+    ledger.close()
+
+
+def test_retry_replays_a_rejected_row_and_removes_it_once_it_lands(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    sandbox.set_faults(FaultPlan(refuse_chunk_containing="2000000007"))
+    first = load(server, contacts, state)
+    assert (first.delivered, first.rejected_by_five9) == (ROWS - 1, 1)
+    settings = client_settings(server, chunk_size=CHUNK)
+    listed = run_retry("demo", settings, state, dry_run=True)
+    assert (listed.dead_letters, listed.by_bucket) == (1, {"rejected_by_five9": 1})
+    assert "2000000007" not in {key[0] for key in sandbox.records("demo")}
+
+    still = run_retry("demo", settings, state)  # Five9 refuses it again: it stays
+    assert (still.delivered, still.rejected_by_five9) == (0, 1)
+    assert len(RunLedger(state).dead_letters("demo")) == 1
+
+    sandbox.set_faults(FaultPlan())
+    replayed = run_retry("demo", settings, state)
+    assert (replayed.delivered, replayed.rejected_by_five9) == (1, 0)
+    assert RunLedger(state).dead_letters("demo") == []
+    record = sandbox.records("demo")[("2000000007",)]
+    assert record.guard_start == "2027-12-01T14:49:00Z"
+    # A rerun of the load now counts the replayed row as delivered before, not rejected.
+    rerun = load(server, contacts, state)
+    assert (rerun.already_delivered, rerun.rejected_by_five9, rerun.requests) == (ROWS, 0, 0)
+
+
+def test_rerun_right_after_a_run_starts_its_pacer_after_the_last_requests(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    load(server, contacts, state)
+    other = generate_contacts(tmp_path / "other.csv", ROWS, first=3_000_000_000)
+    load(server, other, state)  # same credential, at once: a new run
+    assert sandbox.events_of("rate_limited") == []
+    assert max_in_window(sandbox.upload_times(), 2.0) <= 20
+
+
+KILL_POINTS = 10
+
+
+def test_load_killed_at_random_points_ends_complete_after_reruns(
+    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    source = generate_contacts(tmp_path / "contacts.csv", 1200)
+    expected = wanted(preview_rows([source], tmp_path / "would_send.csv"))
+    sandbox.set_faults(FaultPlan(slow_seconds=0.3))  # requests in flight at most moments
+    env = {
+        **os.environ,
+        "FIVE9_BASE_URL": server.base_url,
+        "FIVE9_CONSUMER_KEY": "sandbox-key",
+        "FIVE9_SECRET_KEY": "sandbox-secret",
+        "FIVE9_MAX_REQUESTS": "20",
+        "FIVE9_RATE_WINDOW_SECONDS": "2",
+        "FIVE9_CHUNK_SIZE": str(CHUNK),
+        "CONTACTS_STATE_DIR": str(tmp_path / "state"),
+    }
+    report = tmp_path / "report.json"
+    command = [
+        sys.executable, "-m", "contacts_etl", "load", str(source), "--list", "demo",
+        "--as-of", "2026-11-27T00:00:00Z", "--report", str(report),
+    ]  # fmt: skip
+    rng = random.Random(20261127)
+    killed = 0
+    for _ in range(KILL_POINTS):
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        time.sleep(rng.uniform(1.2, 4.0))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        process.wait(timeout=60)
+    assert killed >= KILL_POINTS - 2  # (a run may finish before its kill point)
+    assert len(stored(sandbox)) < len(expected) or killed < KILL_POINTS
+
+    final = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stderr
+    result = json.loads(report.read_text())
+    buckets = [
+        "delivered", "rejected_by_five9", "invalid", "expired", "duplicate", "failed",
+        "already_delivered", "would_deliver",
+    ]  # fmt: skip
+    assert result["rows_read"] == sum(result[b] for b in buckets) == 1200
+    assert result["delivered"] + result["already_delivered"] == len(expected)
+    assert result["failed"] == 0
+    assert stored(sandbox) == expected  # every valid contact, once per key, exact windows
+    assert sandbox.events_of("rate_limited") == []
