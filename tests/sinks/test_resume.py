@@ -207,3 +207,63 @@ def test_load_killed_at_random_points_ends_complete_after_reruns(
     assert result["failed"] == 0
     assert stored(sandbox) == expected  # every valid contact, once per key, exact windows
     assert sandbox.events_of("rate_limited") == []
+
+
+def test_fault_mix_loses_nothing_and_leaks_no_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "planted-secret-4c1f9e"
+    sandbox = Sandbox(SandboxSettings(max_requests=20, window_seconds=2, secret_key=secret))
+    sandbox.set_faults(
+        FaultPlan(
+            storm_429=3,
+            retry_after="soon",
+            errors_5xx=4,
+            drop_connections=2,
+            slow_seconds=1.5,
+            slow_count=2,
+            expire_tokens_after=5,
+            refuse_chunk_containing="2000000123",
+        )
+    )
+    source = generate_contacts(tmp_path / "contacts.csv", ROWS)
+    state = tmp_path / "state"
+    with SandboxServer(sandbox) as server:
+        request = LoadRequest(
+            sources=[str(source)],
+            as_of=AS_OF_TS,
+            list_name="demo",
+            state_dir=state,
+            rejects=tmp_path / "rejects.csv",
+            report=tmp_path / "report.json",
+        )
+        settings = client_settings(
+            server, chunk_size=CHUNK, request_timeout_seconds=1.0, max_attempts=4
+        )
+        report = run_load(request, settings, LoadProgress())
+        held = {key[0] for key in sandbox.records("demo")}
+
+    for kind in ("storm_429", "error_5xx", "dropped_connection", "slow_answer", "refused_chunk"):
+        assert sandbox.events_of(kind), kind
+    assert report.balanced(), report.buckets()
+    ledger = RunLedger(state)
+    dead = {letter.payload["fields"]["number1"] for letter in ledger.dead_letters("demo")}
+    ledger.close()
+    every = {str(2_000_000_000 + i) for i in range(ROWS)}
+    # Each valid row landed, or waits in the dead-letter store with its reason: none is lost.
+    assert held | dead == every
+    assert "2000000123" in dead
+    assert report.delivered + report.rejected_by_five9 + report.failed == ROWS
+    assert len(dead) == report.rejected_by_five9 + report.failed
+    rejects = (tmp_path / "rejects.csv").read_text()
+    assert rejects.count("\n") - 1 == report.rejected_by_five9 + report.failed
+
+    printed = capsys.readouterr()
+    for place in (
+        printed.out,
+        printed.err,
+        rejects,
+        (tmp_path / "report.json").read_text(),
+        *(path.read_bytes().decode("latin-1") for path in state.iterdir()),
+    ):
+        assert secret not in place
