@@ -245,12 +245,16 @@ class Five9RestSink:
         attempts = 0
         renewed = False
         while True:
-            await self._pacer.slot()
-            # Expiry is judged as the chunk leaves, after any wait for its slot.
-            chunk = self._hold_back_expired(chunk)
-            if chunk.contacts.empty:
-                return
+            # The body is built before the slot so the request leaves the moment it is taken;
+            # expiry is judged after the wait, and the body rebuilt only if a window closed.
             body = upload_body(chunk.contacts, self.modes)
+            await self._pacer.slot()
+            still_open = self._hold_back_expired(chunk)
+            if still_open.contacts.empty:
+                return
+            if len(still_open.contacts) != len(chunk.contacts):
+                chunk = still_open
+                body = upload_body(chunk.contacts, self.modes)
             attempts += 1
             self.totals.requests += 1
             self._hooks.sent(time.time())

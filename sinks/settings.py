@@ -40,6 +40,8 @@ class Five9Settings(BaseSettings):
     # A small margin keeps network jitter from packing two requests closer at Five9's clock
     # than they left ours (shared/five9-api.md section 1).
     rate_margin: float = Field(default=0.05, ge=0, le=1)
+    # ... and never less than this much, in seconds, however short the window.
+    rate_guard_seconds: float = Field(default=0.25, ge=0)
     chunk_size: int = Field(default=MAX_CHUNK, ge=1, le=MAX_CHUNK)
     max_in_flight: int = Field(default=4, ge=1, le=16)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -85,8 +87,11 @@ class Five9Settings(BaseSettings):
         raise SettingError("set FIVE9_REGION (us, ca, eu, uk, in) or FIVE9_BASE_URL")
 
     def request_interval(self) -> float:
-        """Seconds between two upload requests so no sliding window holds more than the limit."""
-        return self.rate_window_seconds / self.max_requests * (1.0 + self.rate_margin)
+        """Seconds between two upload requests so no sliding window holds more than the limit:
+        the limit's requests span the window plus a guard that absorbs network jitter."""
+        window = self.rate_window_seconds
+        guard = max(window * self.rate_margin, self.rate_guard_seconds)
+        return (window + guard) / self.max_requests
 
 
 def load_settings(**overrides: object) -> Five9Settings:
