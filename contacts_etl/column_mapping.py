@@ -19,6 +19,10 @@ from schemas.fields import INTERNAL_FIELDS, REQUIRED_FIELDS
 
 # Names the outputs use for their own columns; a source column may not end up with one.
 RESERVED = frozenset({*INTERNAL_FIELDS, "bucket", "reason"})
+# Every source column becomes a Five9 field (standard or custom). A Five9 domain holds some
+# hundreds of contact fields, so a file far wider than this is an export mistake, refused at
+# once rather than read for minutes column by column.
+MAX_COLUMNS = 1000
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,11 @@ class ColumnMapping:
 
     def resolve(self, columns: list[str], source: str) -> dict[str, str]:
         """The renames for one source's header; a mapping that does not fit it is fatal."""
+        if len(columns) > MAX_COLUMNS:
+            raise SourceError(
+                f"{source}: {len(columns):,} columns; a Five9 contact takes at most "
+                f"{MAX_COLUMNS:,} fields (export only the columns to load)"
+            )
         missing = [name for name in self.renames if name not in columns]
         if missing:
             raise MappingError(

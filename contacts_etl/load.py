@@ -12,7 +12,7 @@ import asyncio
 import json
 import math
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from sources import ReadOptions, open_sources
 from transforms.normalise import reject_rows
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
+SharedLimit = Callable[[Five9Settings], Callable[[], Awaitable[None]]]
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,15 @@ def _embedded_sandbox(
 
 
 def run_load(
-    request: LoadRequest, settings: Five9Settings, progress: LoadProgress | None = None
+    request: LoadRequest,
+    settings: Five9Settings,
+    progress: LoadProgress | None = None,
+    shared_limit: SharedLimit | None = None,
 ) -> LoadReport:
-    """Check the target, stage the sources, send the chunks; return the report."""
+    """Check the target, stage the sources, send the chunks; return the report.
+
+    `shared_limit(settings)` gives an awaitable that admits one upload request under a rate
+    limit shared by every run on the credential (Prefect's, when a server is configured)."""
     progress = progress or LoadProgress()
     if not request.list_name.strip():
         raise SettingError("--list needs the name of a Five9 list")
@@ -187,7 +194,6 @@ def run_load(
                 "No Five9 credentials or base URL are set: loading into the local sandbox at "
                 f"{settings.base_url}; nothing leaves this machine."
             )
-            progress.notice(report.notes[-1])
         else:
             report.target = settings.resolved_base_url()
         rejects = (
@@ -216,7 +222,6 @@ def run_load(
                     f"Resuming run {state.run_id}: rows an earlier attempt delivered are not "
                     "sent again."
                 )
-                progress.notice(report.notes[-1])
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="contacts-etl-")))
         pipeline = ContactPipeline(
             sources,
@@ -250,11 +255,15 @@ def run_load(
             on_settled=progress.settled,
             hooks=state.hooks() if state and not request.dry_run else None,
             not_before=state.pacer_start(settings) if state else None,
+            shared_limit=shared_limit(settings) if shared_limit and not request.dry_run else None,
         )
 
         async def load() -> None:
             async with sink:
                 pipeline.stage()
+                # Said once the sources are read, so a bad file's error stays one line.
+                for note in report.notes:
+                    progress.notice(note)
                 progress.staged(pipeline.to_send)
                 if request.dry_run:
                     for _ in pipeline.contacts():

@@ -69,17 +69,11 @@ class TableWriter:
         """Append rows; missing columns are empty, values are written as text."""
         if frame.empty:
             return
-        table = {}
-        for name in self.columns:
-            column = frame[name].astype("str") if name in frame.columns else None
-            if column is not None and self._safe:
-                column = spreadsheet_safe(column)
-            table[name] = pa.array(
-                column if column is not None else [None] * len(frame),
-                type=pa.string(),
-                from_pandas=True,
-            )
-        self._writer.write_table(pa.table(table, schema=self._schema))
+        text = frame.reindex(columns=self.columns).astype("str")
+        if self._safe:
+            text = text.apply(spreadsheet_safe)
+        table = pa.Table.from_pandas(text, schema=self._schema, preserve_index=False)
+        self._writer.write_table(table)
         self.rows += len(frame)
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import httpx
@@ -109,9 +109,12 @@ class Five9RestSink:
         clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
         hooks: DeliveryHooks | None = None,
         not_before: float | None = None,
+        shared_limit: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """`not_before`: a wall-clock time before which no request may leave (a rerun starts
-        its pacer where the run before it stopped)."""
+        its pacer where the run before it stopped). `shared_limit`: awaited before each
+        request's own slot, so runs on other machines that share the credential share one
+        rate limit (a Prefect global concurrency limit; see flows/rate_limit.py)."""
         self.settings = settings
         self.list_name = list_name
         self.modes = modes
@@ -126,6 +129,7 @@ class Five9RestSink:
             cap_seconds=settings.backoff_cap_seconds,
         )
         self._hooks = hooks or DeliveryHooks()
+        self._shared_limit = shared_limit
         start = None if not_before is None else time.monotonic() + (not_before - time.time())
         self._pacer = Pacer(settings.request_interval(), not_before=start)
         self._client: httpx.AsyncClient | None = None
@@ -248,6 +252,8 @@ class Five9RestSink:
             # The body is built before the slot so the request leaves the moment it is taken;
             # expiry is judged after the wait, and the body rebuilt only if a window closed.
             body = upload_body(chunk.contacts, self.modes)
+            if self._shared_limit is not None:
+                await self._shared_limit()
             await self._pacer.slot()
             still_open = self._hold_back_expired(chunk)
             if still_open.contacts.empty:

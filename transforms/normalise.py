@@ -72,9 +72,19 @@ def _source_contract_faults(mapped: pd.DataFrame, faults: RowFaults) -> None:
 
 def _text_faults(mapped: pd.DataFrame, faults: RowFaults) -> None:
     """NUL characters in any text cell make the row unusable (Five9 would cut the value)."""
-    for column in mapped.columns:
-        if column in INTERNAL_FIELDS or not pd.api.types.is_string_dtype(mapped[column].dtype):
-            continue
+    text = [
+        c
+        for c in mapped.columns
+        if c not in INTERNAL_FIELDS and pd.api.types.is_string_dtype(mapped[c].dtype)
+    ]
+    if len(text) > len(mapped):
+        # A wide, short batch: look for rows with a NUL first, then name the columns.
+        joined = mapped[text].fillna("").astype(str).agg("".join, axis=1)
+        suspects = joined.str.contains("\x00", regex=False).to_numpy()
+        if not suspects.any():
+            return
+        text = [c for c in text if mapped.loc[suspects, c].str.contains("\x00").any()]
+    for column in text:
         nul = mapped[column].str.contains("\x00", regex=False).fillna(False).to_numpy()
         faults.add(nul, f"{column} contains a NUL character")
 
