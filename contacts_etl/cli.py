@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
+
+if TYPE_CHECKING:
+    from contacts_etl.load import LoadProgress, LoadReport, LoadRequest
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -193,10 +197,47 @@ def load(
     )
     console = Console()
     with LoadDisplay(Console(stderr=True)) as display:
-        result = run_load(request, settings, display.progress)
+        if os.environ.get("PREFECT_API_URL"):
+            # A Prefect server is configured: run as the load-contacts flow, so the run shows
+            # in the UI and shares the credential's rate limit with every other run.
+            result = _load_as_flow(request, display.progress)
+        else:
+            result = run_load(request, settings, display.progress)
     display.show_report(result, console)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _load_as_flow(request: LoadRequest, progress: LoadProgress) -> LoadReport:
+    from contacts_etl.load import LoadReport
+    from flows.load_contacts import CALLER_PROGRESS, load_contacts
+
+    token = CALLER_PROGRESS.set(progress)
+    try:
+        state = load_contacts(
+            sources=list(request.sources),
+            list_name=request.list_name,
+            mapping=str(request.mapping) if request.mapping else None,
+            timezone=request.timezone,
+            dry_run=request.dry_run,
+            rejects=str(request.rejects) if request.rejects else None,
+            report=str(request.report) if request.report else None,
+            calling_hours=request.calling_hours,
+            restart=request.restart,
+            keys=list(request.keys),
+            delimiter=request.delimiter,
+            encoding=request.encoding,
+            state_dir=str(request.state_dir) if request.state_dir else None,
+            as_of=request.as_of.isoformat() if request.as_of is not None else None,
+            return_state=True,
+        )
+    finally:
+        CALLER_PROGRESS.reset(token)
+    if state.is_failed():
+        raise ContactsEtlError(state.message or "the load-contacts flow run failed")
+    outcome = state.result()
+    assert isinstance(outcome, dict)
+    return LoadReport(**outcome)
 
 
 @app.command()
@@ -234,6 +275,19 @@ def retry(
         )
     if result.failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    config: Annotated[
+        Path, typer.Option("--config", help="TOML file of nightly loads, one per list.")
+    ] = Path("deployments.toml"),
+) -> None:
+    """Register the nightly load-contacts deployments and the on-demand preview with the
+    Prefect server in PREFECT_API_URL, and run their flow runs here until Ctrl-C."""
+    from flows.deployments import serve_deployments
+
+    serve_deployments(config)
 
 
 @app.command()

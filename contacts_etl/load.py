@@ -73,6 +73,7 @@ class LoadReport:
     throttled_429: int = 0
     retries: int = 0
     rate_limit: str = ""
+    requests_per_window: float = 0.0
     planned_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -293,6 +294,10 @@ def run_load(
         report.requests = totals.requests
         report.chunks = totals.chunks
     report.throttled_429 = totals.throttled
+    sent = totals.send_times
+    if len(sent) >= 2 and sent[-1] > sent[0]:
+        spread = (len(sent) - 1) / (sent[-1] - sent[0])
+        report.requests_per_window = round(spread * settings.rate_window_seconds, 1)
     report.retries = totals.retries
     report.finished_at = pd.Timestamp.now(tz="UTC").strftime(TIME)
     if request.report is not None:

@@ -1,21 +1,58 @@
-"""The `load-contacts` flow: sources into a Five9 list, with a run summary artifact."""
+"""The `load-contacts` flow: sources into a Five9 list, sharing one rate limit per credential,
+with a progress artifact while it runs and a summary and rejects table when it ends."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from contextvars import ContextVar
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import pandas as pd
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.blocks.system import Secret
+from prefect.client.schemas.objects import State
+from prefect.states import Failed
+from pydantic import SecretStr
 
-from contacts_etl.load import LoadReport, LoadRequest, run_load
-from sinks.settings import load_settings
+from contacts_etl.errors import ContactsEtlError, SettingError
+from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
+from flows.rate_limit import shared_limit
+from sinks.settings import Five9Settings, load_settings
 from transforms.normalise import DEFAULT_ZONE
+
+REJECTS_SHOWN = 100
+# A caller in this process (the command line) may follow the run on its own display.
+CALLER_PROGRESS: ContextVar[LoadProgress | None] = ContextVar("caller_progress", default=None)
+
+
+def five9_settings() -> Five9Settings:
+    """Settings from the environment; the secret from a Prefect Secret block when
+    FIVE9_SECRET_BLOCK names one (never from a Variable or a file in the repository)."""
+    settings = load_settings()
+    block = os.environ.get("FIVE9_SECRET_BLOCK", "").strip()
+    if not block:
+        return settings
+    try:
+        loaded = Secret.load(block)
+        assert isinstance(loaded, Secret)  # load() is sync here: not called from a coroutine
+        secret = loaded.get()
+    except ValueError:
+        raise SettingError(f"FIVE9_SECRET_BLOCK {block!r}: no such Secret block") from None
+    return settings.model_copy(update={"secret_key": SecretStr(str(secret))})
 
 
 def summary_markdown(report: LoadReport) -> str:
-    """The buckets, the requests and the time taken, for the Prefect UI."""
+    """The buckets, the requests, the rate achieved and the time taken, for the Prefect UI."""
     lines = [
         f"# Load into {report.list_name!r}" + (" (dry run)" if report.dry_run else ""),
         "",
@@ -28,18 +65,80 @@ def summary_markdown(report: LoadReport) -> str:
         *(f"| {bucket} | {count:,} |" for bucket, count in report.buckets().items()),
         "",
         f"Requests: {report.requests:,} for {report.chunks:,} chunks; "
-        f"429 answers: {report.throttled_429}; retries: {report.retries}.",
+        f"429 answers: {report.throttled_429}; retries: {report.retries}.  ",
+        f"Rate achieved: {report.requests_per_window:g} requests per window "
+        f"(limit {report.rate_limit}).",
     ]
     lines += [f"\n{note}" for note in report.notes]
     return "\n".join(lines)
 
 
-# The sink retries each request itself (bounded, honouring Retry-After); a task-level retry on
-# top would re-send whole runs, so the task does not retry.
+class ProgressArtifact:
+    """A Prefect progress artifact that follows the rows settled, a percent at a time."""
+
+    def __init__(self, list_name: str) -> None:
+        self._id: UUID | None = None
+        self._total = 0
+        self._done = 0
+        self._shown = -1.0
+        self._list_name = list_name
+
+    def staged(self, total: int) -> None:
+        self._total = total
+        self._id = create_progress_artifact(  # type: ignore[assignment]
+            0.0, key="load-progress", description=f"Contacts settled into {self._list_name!r}"
+        )
+
+    def settled(self, rows: int) -> None:
+        self._done += rows
+        percent = 100.0 * self._done / self._total if self._total else 100.0
+        if self._id is not None and (percent - self._shown >= 1.0 or percent >= 100.0):
+            update_progress_artifact(self._id, min(percent, 100.0))
+            self._shown = percent
+
+
+def rejects_table(path: Path, report: LoadReport) -> None:
+    """The first rows not delivered, with the count, as a table artifact."""
+    not_delivered = report.rows_read - report.delivered - report.already_delivered
+    not_delivered -= report.would_deliver
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=REJECTS_SHOWN)
+    create_table_artifact(
+        table=[{str(k): v for k, v in row.items()} for row in rows.to_dict(orient="records")],
+        key="load-rejects",
+        description=f"Rows not delivered: {not_delivered:,} (first {len(rows)} shown)",
+    )
+
+
+# The sink retries each request itself (bounded, honouring Retry-After) and the run ledger
+# makes a rerun resume, so the task does not retry on top: no retry storms of retries.
 @task(name="load-to-five9", retries=0)
-def load_to_five9(request: LoadRequest) -> LoadReport:
-    """Check the list, extract, validate and normalise, then send through the paced sink."""
-    return run_load(request, load_settings())
+def load_to_five9(request: LoadRequest) -> LoadReport | str:
+    """Check the list, extract, validate and normalise, then send through the paced sink.
+    A user's mistake (bad file, setting, credentials, list) comes back as its one line."""
+    try:
+        return _load(request)
+    except ContactsEtlError as error:
+        return str(error)
+
+
+def _load(request: LoadRequest) -> LoadReport:
+    settings = five9_settings()
+    artifact = ProgressArtifact(request.list_name)
+    caller = CALLER_PROGRESS.get() or LoadProgress()
+
+    def staged(total: int) -> None:
+        artifact.staged(total)
+        caller.staged(total)
+
+    def settled(rows: int) -> None:
+        artifact.settled(rows)
+        caller.settled(rows)
+
+    progress = LoadProgress(
+        notice=caller.notice, rows_read=caller.rows_read, staged=staged, settled=settled
+    )
+    gate = None if settings.uses_sandbox else shared_limit
+    return run_load(request, settings, progress, shared_limit=gate)
 
 
 @flow(name="load-contacts")
@@ -51,20 +150,46 @@ def load_contacts(
     dry_run: bool = False,
     rejects: str | None = None,
     report: str | None = None,
-) -> dict[str, Any]:
-    """Load the valid contacts of the sources into the Five9 list; return the run report."""
-    request = LoadRequest(
-        sources=sources,
-        mapping=Path(mapping) if mapping else None,
-        timezone=timezone,
-        list_name=list_name,
-        dry_run=dry_run,
-        rejects=Path(rejects) if rejects else None,
-        report=Path(report) if report else None,
-        e164=load_settings().e164,
-    )
-    result = load_to_five9(request)
-    create_markdown_artifact(
-        summary_markdown(result), key="load-summary", description="Five9 load summary"
-    )
+    calling_hours: str | None = None,
+    restart: bool = False,
+    keys: list[str] | None = None,
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+    state_dir: str | None = None,
+    as_of: str | None = None,
+) -> dict[str, Any] | State:
+    """Load the valid contacts of the sources into the Five9 list; return the run report.
+    A fatal problem ends the run Failed with its one-line message (and no traceback)."""
+    with tempfile.TemporaryDirectory(prefix="contacts-load-") as scratch:
+        rejects_path = Path(rejects) if rejects else Path(scratch) / "rejects.csv"
+        try:
+            request = LoadRequest(
+                sources=sources,
+                mapping=Path(mapping) if mapping else None,
+                timezone=timezone,
+                calling_hours=calling_hours,
+                list_name=list_name,
+                dry_run=dry_run,
+                rejects=rejects_path,
+                report=Path(report) if report else None,
+                restart=restart,
+                e164=load_settings().e164,
+                keys=tuple(keys) if keys else ("number1",),
+                delimiter=delimiter,
+                encoding=encoding,
+                state_dir=Path(state_dir) if state_dir else None,
+                as_of=pd.Timestamp(as_of) if as_of else None,
+            )
+        except (ContactsEtlError, ValueError) as error:
+            return Failed(message=str(error))
+        result = load_to_five9(request)
+        if isinstance(result, str):
+            create_markdown_artifact(
+                f"# Load into {list_name!r} stopped\n\n{result}", key="load-summary"
+            )
+            return Failed(message=result)
+        create_markdown_artifact(
+            summary_markdown(result), key="load-summary", description="Five9 load summary"
+        )
+        rejects_table(rejects_path, result)
     return asdict(result)

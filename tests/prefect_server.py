@@ -17,11 +17,14 @@ test module::
 
     prefect_server = prefect_server_fixture()
 
-Why ``client_settings()`` and not ``monkeypatch.setenv("PREFECT_API_URL", ...)``: Prefect
-reads the environment once, when ``prefect`` is imported, into a process-global settings
-context; changing ``os.environ`` afterwards does not change ``get_client()``'s URL (it then
-silently starts an *ephemeral* server instead). ``prefect.settings.temporary_settings`` is
-what Prefect itself uses (``prefect_test_harness``).
+Why ``client_settings()`` and not only ``monkeypatch.setenv("PREFECT_API_URL", ...)``:
+Prefect reads the environment into a process-global settings context when ``prefect`` is
+imported; changing ``os.environ`` afterwards does not change ``get_client()``'s URL (with
+no URL it silently starts an *ephemeral* server instead). A new settings context built by
+``prefect.settings.temporary_settings`` does re-read the environment, and that is what
+``client_settings()`` enters (with ``PREFECT_API_URL`` set explicitly), as Prefect's own
+``prefect_test_harness`` does. Set the variables with ``monkeypatch.setenv`` too when
+child processes should inherit them, or pass ``subprocess_env()`` to them.
 
 The server runs with ``--no-services``: only the API. Nothing the tests need runs in a
 server service in Prefect 3.9:

@@ -121,6 +121,10 @@ def test_rate_limit_spaces_acquisitions(client: SyncPrefectClient, per_second: f
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     interval = 1.0 / per_second
+    print(
+        f"rate_limit decay={per_second}/s: gaps {min(gaps):.3f}..{max(gaps):.3f} s, "
+        f"mean {sum(gaps) / len(gaps):.3f} s (1/d = {interval:.3f} s)"
+    )
     assert min(gaps) >= interval - 0.05, gaps  # never a burst
     assert sum(gaps) / len(gaps) < 2.5 * interval, gaps  # and it does not stall
     limit = client.read_global_concurrency_limit_by_name(name)

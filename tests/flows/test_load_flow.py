@@ -34,6 +34,7 @@ def test_load_flow_delivers_and_posts_summary(
         monkeypatch.setenv("FIVE9_SECRET_KEY", "sandbox-secret")
         report = load_contacts([str(SAMPLES / "contacts.csv")], "nightly")
         stored = sandbox.records("nightly")
+    assert isinstance(report, dict)
 
     buckets = [
         "delivered", "rejected_by_five9", "invalid", "expired", "duplicate", "failed",

@@ -1,0 +1,122 @@
+"""Deployments: a nightly `load-contacts` per list on a cron in an IANA time zone, and an
+on-demand `preview-contacts`, served by `contacts-etl serve` from a TOML file:
+
+    [[nightly]]
+    list = "Nightly Renewals"
+    sources = ["/data/exports/renewals/*.csv"]
+    cron = "0 2 * * *"
+    timezone = "America/New_York"   # the schedule's zone
+    # optional: mapping, default_zone, calling_hours
+
+Each list's deployment admits one run at a time (a deployment concurrency limit of 1), so
+two loads of the same list never overlap.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
+
+from contacts_etl.errors import SettingError
+from flows.load_contacts import load_contacts
+from flows.preview_contacts import preview_contacts
+from transforms.normalise import DEFAULT_ZONE
+from transforms.zones import check_default_zone
+
+
+@dataclass(frozen=True)
+class NightlyLoad:
+    """One list's nightly load."""
+
+    list_name: str
+    sources: list[str]
+    cron: str
+    timezone: str
+    mapping: str | None = None
+    default_zone: str = DEFAULT_ZONE
+    calling_hours: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def deployment_name(self) -> str:
+        return "nightly-" + re.sub(r"[^a-z0-9]+", "-", self.list_name.lower()).strip("-")
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "sources": self.sources,
+            "list_name": self.list_name,
+            "mapping": self.mapping,
+            "timezone": self.default_zone,
+            "calling_hours": self.calling_hours,
+        }
+
+
+def read_nightly_loads(path: Path) -> list[NightlyLoad]:
+    """The [[nightly]] entries of a deployments file, checked."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingError(f"deployments file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingError(f"deployments file {path} is not valid TOML: {error}") from None
+    loads = []
+    for number, entry in enumerate(data.get("nightly", []), start=1):
+        where = f"{path} [[nightly]] #{number}"
+        missing = [key for key in ("list", "sources", "cron", "timezone") if key not in entry]
+        if missing:
+            raise SettingError(f"{where}: missing {', '.join(missing)}")
+        if len(str(entry["cron"]).split()) != 5:
+            raise SettingError(f"{where}: cron {entry['cron']!r} needs 5 fields")
+        loads.append(
+            NightlyLoad(
+                list_name=str(entry["list"]),
+                sources=[str(s) for s in entry["sources"]],
+                cron=str(entry["cron"]),
+                timezone=check_default_zone(str(entry["timezone"]), f"{where}: timezone"),
+                mapping=entry.get("mapping"),
+                default_zone=check_default_zone(
+                    str(entry.get("default_zone", DEFAULT_ZONE)), f"{where}: default_zone"
+                ),
+                calling_hours=entry.get("calling_hours"),
+            )
+        )
+    names = [load.deployment_name for load in loads]
+    if len(set(names)) != len(names):
+        raise SettingError(f"{path}: two [[nightly]] entries load the same list")
+    return loads
+
+
+def build_deployments(loads: list[NightlyLoad]) -> list[RunnerDeployment]:
+    """The nightly load deployments and the on-demand preview."""
+    deployments: list[RunnerDeployment] = [
+        load_contacts.to_deployment(  # type: ignore[misc]
+            name=load.deployment_name,
+            schedule=Cron(load.cron, timezone=load.timezone),
+            parameters=load.parameters(),
+            concurrency_limit=1,
+            tags=["five9", f"list:{load.list_name}"],
+            description=f"Nightly load into Five9 list {load.list_name!r}",
+        )
+        for load in loads
+    ]
+    deployments.append(
+        preview_contacts.to_deployment(  # type: ignore[arg-type]
+            name="on-demand",
+            parameters={"sources": []},
+            tags=["five9", "preview"],
+            description="Preview what a load would send; pass sources when you run it",
+        )
+    )
+    return deployments
+
+
+def serve_deployments(path: Path) -> None:
+    """Register the deployments and run their flow runs here until stopped."""
+    serve(*build_deployments(read_nightly_loads(path)), print_starting_message=True)

@@ -1,0 +1,51 @@
+"""One upload rate limit for every run that shares a Five9 credential, on any machine: a
+Prefect global concurrency limit used as a rate limit.
+
+Shape: a limit of 1 slot with a decay of `(N - 1) / (W + guard)` slots a second. A burst can
+take the one slot at most, then slots come back no faster than the decay, so any window of W
+seconds admits at most `1 + decay * W < N` requests across all runs together. Prefect's
+polling is coarse (acquisitions arrive later than the decay allows, never earlier), so the
+runs achieve somewhat less than the ceiling; each run's summary shows the rate it achieved.
+The in-process pacer stays in force too, and alone serves runs without a Prefect server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from prefect.client.orchestration import get_client
+from prefect.concurrency.asyncio import rate_limit
+
+from contacts_etl.run_state import credential_id
+from sinks.settings import Five9Settings
+
+
+def limit_name(settings: Five9Settings) -> str:
+    """The limit's name: one per credential (no secret in it)."""
+    return f"five9-uploads-{credential_id(settings)}"
+
+
+def limit_decay(settings: Five9Settings) -> float:
+    """Slots a second that keep any window at or under the limit with one slot to burst."""
+    guard = max(settings.rate_window_seconds * settings.rate_margin, settings.rate_guard_seconds)
+    return (settings.max_requests - 1) / (settings.rate_window_seconds + guard)
+
+
+def ensure_shared_limit(settings: Five9Settings) -> str:
+    """Create the credential's limit if missing (or reshape it); return its name."""
+    name = limit_name(settings)
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(
+            name, limit=1, slot_decay_per_second=limit_decay(settings)
+        )
+    return name
+
+
+def shared_limit(settings: Five9Settings) -> Callable[[], Awaitable[None]]:
+    """An awaitable that admits one upload request under the credential's shared limit."""
+    name = ensure_shared_limit(settings)
+
+    async def admit() -> None:
+        await rate_limit(name, occupy=1, strict=True)
+
+    return admit
