@@ -14,11 +14,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from contacts_etl.errors import SettingError
-from contacts_etl.run_state import credential_id
+from contacts_etl.run_state import RunState, credential_id
 from schemas.fields import SOURCE_FILE, SOURCE_LINE
 from sinks.five9_wire import UploadModes
 from sinks.ledger import DeadLetter, RunLedger
-from sinks.rest_sink import Chunk, DeliveryHooks, Five9RestSink
+from sinks.rest_sink import Chunk, Five9RestSink
 from sinks.settings import Five9Settings
 
 
@@ -106,42 +106,20 @@ async def _replay(
     report: RetryReport,
 ) -> None:
     """Send one run's dead letters through the paced sink, keeping the store current."""
-    by_code = {letter.row_code: letter for letter in letters}
-    credential = credential_id(settings)
-
-    def landed(part: Chunk, troubled: npt.NDArray[np.bool_]) -> None:
-        ledger.record_chunk(run_id, part.number, part.codes[~troubled], part.codes[troubled])
-        ledger.remove_dead_letters(list_name, ((run_id, int(c)) for c in part.codes[~troubled]))
-
-    def dead(
-        part: Chunk,
-        rows: npt.NDArray[np.bool_],
-        bucket: str,
-        reason: pd.Series | str,
-        status: int | None,
-        attempts: int,
-    ) -> None:
-        contacts = part.contacts[rows]
-        reasons = (
-            [reason] * len(contacts)
-            if isinstance(reason, str)
-            else reason.reindex(contacts.index).astype("str").tolist()
-        )
-        olds = [by_code[int(code)] for code in part.codes[rows]]
-        ledger.add_dead_letters(
-            DeadLetter(
-                list_name, run_id, old.row_code, old.source_file, old.source_line, old.payload,
-                bucket, why, status, old.attempts + attempts,
-            )
-            for old, why in zip(olds, reasons, strict=True)
-        )  # fmt: skip
+    state = RunState(
+        ledger,
+        run_id,
+        list_name,
+        credential_id(settings),
+        resumed=True,
+        earlier_attempts={letter.row_code: letter.attempts for letter in letters},
+    )
 
     def set_aside(part: Chunk, labels: pd.Series, bucket: str, reason: pd.Series | str) -> None:
         if bucket == "expired":  # its window closed: it can never land
             codes = part.codes[part.contacts.index.isin(labels)]
             ledger.remove_dead_letters(list_name, ((run_id, int(c)) for c in codes))
 
-    recent = ledger.recent_sends(credential, settings.rate_window_seconds)
     sink = Five9RestSink(
         settings,
         list_name,
@@ -152,10 +130,8 @@ async def _replay(
             list_add_mode=settings.list_add_mode,
         ),
         set_aside,
-        hooks=DeliveryHooks(
-            accepted=landed, dead=dead, sent=lambda at: ledger.record_send(credential, at)
-        ),
-        not_before=recent[-1] + settings.request_interval() if recent else None,
+        hooks=state.hooks(),
+        not_before=state.pacer_start(settings),
     )
     async with sink:
         totals = await sink.deliver(_chunks(letters, settings.chunk_size))

@@ -4,7 +4,7 @@ through which the sink reports each outcome as it happens."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,8 @@ class RunState:
     list_name: str
     credential: str
     resumed: bool
+    # Attempts made before this one, per row (a replay of dead letters adds to them).
+    earlier_attempts: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def open(
@@ -129,7 +131,7 @@ class RunState:
                 bucket=bucket,
                 error=why,
                 http_status=status,
-                attempts=attempts,
+                attempts=attempts + self.earlier_attempts.get(int(code), 0),
             )
             for code, source_file, source_line, payload, why in zip(
                 chunk.codes[rows],
