@@ -1,13 +1,15 @@
-"""The number forms Five9 takes (shared/five9-api.md section 2.5), as regular expressions."""
+"""The number forms Five9 takes (shared/five9-api.md section 2.5), as regular expressions.
+
+Digits are spelled [0-9]: Python's \\d also matches other scripts' digits."""
 
 from __future__ import annotations
 
 # North America: exactly 10 digits, the first 2-9 (no leading 1, no "+").
-NANP = r"[2-9]\d{9}"
+NANP = r"[2-9][0-9]{9}"
 # International: 011 then the country code and number, 10 to 16 digits in all.
-INTERNATIONAL = r"011\d{7,13}"
+INTERNATIONAL = r"011[0-9]{7,13}"
 # Only in domains set to E.164: "+" and up to 15 digits.
-E164 = r"\+[1-9]\d{7,14}"
+E164 = r"\+[1-9][0-9]{7,14}"
 
 
 def number_pattern(*, e164: bool) -> str:

@@ -122,6 +122,8 @@ def test_every_accepted_form_reads_as_a_start(value: str, expected: str) -> None
         ("12345", "neither epoch seconds"),
         ("2026-12-01T09:00+15:00", "offset out of range"),
         ("1899-12-01 09:00", "year outside"),
+        ("9999999999", "year outside"),  # epoch seconds past 2200 (and past int64 in ns)
+        ("9999999999999", "year outside"),
         ("", "is blank"),
         (None, "is blank"),
     ],

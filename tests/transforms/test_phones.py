@@ -38,6 +38,7 @@ def test_e164_domains_keep_the_plus(written: str, five9: str) -> None:
 @pytest.mark.parametrize(
     "written",
     [
+        "2٣٣٣٣٣٣٣٣٣",  # digits of another script
         "555-CALL-NOW",
         "12345",
         "1555120811",
