@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from prefect.client.orchestration import get_client
 from prefect.concurrency.asyncio import rate_limit
+from prefect.exceptions import ObjectAlreadyExists
 
 from contacts_etl.run_state import credential_id
 from sinks.settings import Five9Settings
@@ -35,9 +36,16 @@ def ensure_shared_limit(settings: Five9Settings) -> str:
     """Create the credential's limit if missing (or reshape it); return its name."""
     name = limit_name(settings)
     with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(
-            name, limit=1, slot_decay_per_second=limit_decay(settings)
-        )
+        try:
+            client.upsert_global_concurrency_limit_by_name(
+                name, limit=1, slot_decay_per_second=limit_decay(settings)
+            )
+        except ObjectAlreadyExists:
+            # Another run created it between Prefect's read and create (the upsert is not
+            # atomic): now it exists, so this upsert only reshapes it if need be.
+            client.upsert_global_concurrency_limit_by_name(
+                name, limit=1, slot_decay_per_second=limit_decay(settings)
+            )
     return name
 
 

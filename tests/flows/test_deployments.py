@@ -170,7 +170,9 @@ def test_served_runs_of_two_lists_share_the_credentials_rate_limit(
                 os.killpg(serve.pid, signal.SIGKILL)
                 serve.wait(timeout=10)
 
-    assert [run.state_type for run in runs] == [StateType.COMPLETED, StateType.COMPLETED]
+    assert [run.state_type for run in runs] == [StateType.COMPLETED, StateType.COMPLETED], [
+        run.state.message if run.state else None for run in runs
+    ]
     assert len(sandbox.records("alpha")) == len(sandbox.records("beta")) == rows
     # Both ran at once, yet together they never needed a 429 and never went over the limit.
     first_ends = min(run.end_time for run in runs if run.end_time)
