@@ -17,44 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from normalise_throughput import generate
 from pydantic import SecretStr
 
 from contacts_etl.load import LoadReport, LoadRequest, run_load
 from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
 from sinks.settings import MAX_CHUNK, Five9Settings
-
-ZONES = np.array(["", "America/Chicago", "America/Los_Angeles", "America/Denver"])
-
-
-def generate(path: Path, rows: int, seed: int = 7) -> None:
-    """`rows` valid contacts, each with its own number (no duplicates), windows in 2027-2028,
-    numbers and times in the mix of forms a real export holds (as normalise_throughput's
-    generator, whose random numbers may repeat a key and so be set aside as duplicates)."""
-    rng = np.random.default_rng(seed)
-    distinct = 2_000_000_000 + rng.permutation(rows).astype(np.int64) * 37
-    numbers = pd.Series(distinct.astype(str))
-    styled = numbers.str.slice(0, 3) + "-" + numbers.str.slice(3, 6) + "-" + numbers.str.slice(6)
-    numbers = numbers.where(rng.random(rows) < 0.5, styled)
-    start = pd.Timestamp("2027-12-01") + pd.to_timedelta(rng.integers(0, 90 * 24, rows), "h")
-    end = start + pd.to_timedelta(rng.integers(60, 600, rows), "min")
-    iso = start.strftime("%Y-%m-%d %H:%M")
-    epoch = pd.Series((start.tz_localize("UTC").asi8 // 1_000_000).astype(str))
-    form = rng.random(rows) < 0.8
-    frame = pd.DataFrame(
-        {
-            "number1": numbers,
-            "first_name": rng.choice(["Ann", "Bo", "Carmen", "Dev"], rows),
-            "last_name": rng.choice(["Lee", "Okafor", "Garcia", "Patel"], rows),
-            "city": rng.choice(["Chicago", "Denver", "Boston"], rows),
-            "guard_start": np.where(form, iso, epoch),
-            "guard_end": np.where(
-                form, end.strftime("%Y-%m-%d %H:%M"), end.strftime("%Y-%m-%dT%H:%M:%SZ")
-            ),
-            "timezone": rng.choice(ZONES, rows),
-            "account_id": pd.Series(np.arange(rows).astype(str)),
-        }
-    )
-    frame.to_csv(path, index=False)
 
 
 def max_in_window(times: list[float], window: float) -> int:

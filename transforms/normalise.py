@@ -30,7 +30,6 @@ from transforms.phones import normalise_phones
 from transforms.row_faults import RowFaults
 
 DEFAULT_ZONE = "America/New_York"
-REJECT_COLUMNS = (SOURCE_FILE, SOURCE_LINE, "bucket", "reason")
 PHONE_RULE = "is not a number Five9 takes (10 digits for North America, or 011 then 7-13 digits)"
 
 
