@@ -113,7 +113,7 @@ def preview(
     as_of: AsOfOption = None,
 ) -> None:
     """Show what a load would send and set aside, without touching the network."""
-    from contacts_etl.console import show_preview
+    from contacts_etl.console import show_first_rows, show_preview
     from contacts_etl.preview import PreviewRequest, run_preview
 
     request = PreviewRequest(
@@ -140,8 +140,18 @@ def preview(
         transient=True,
     ) as progress:
         task = progress.add_task("Reading and validating", total=None)
-        result = run_preview(request, on_rows_read=lambda n: progress.advance(task, n))
-    show_preview(result, limit, console)
+        shown: list[bool] = []
+
+        def first_rows(rows: pd.DataFrame) -> None:
+            show_first_rows(rows, limit, console)
+            shown.append(not rows.empty)
+
+        result = run_preview(
+            request,
+            on_rows_read=lambda n: progress.advance(task, n),
+            on_first_rows=first_rows,
+        )
+    show_preview(result, limit, console, first_rows_shown=any(shown))
 
 
 @app.command()

@@ -51,12 +51,15 @@ def _span(start: str, end: str) -> str:
     return f"{start} to {end}"
 
 
-def first_rows_table(result: PreviewResult, limit: int) -> Table:
-    """The first contacts that would be sent, guard windows in UTC and in the row's own zone."""
-    table = Table(title=f"First {limit} contacts that would be sent", title_justify="left")
+FIRST_READ = "First {limit} contacts read (valid, window open)"
+FIRST_SENT = "First {limit} contacts that would be sent"
+
+
+def first_rows_table(rows: pd.DataFrame, limit: int, title: str = FIRST_SENT) -> Table:
+    """The first contacts, guard windows in UTC and in the row's own zone."""
+    table = Table(title=title.format(limit=limit), title_justify="left")
     for name in ("line", "number1", "name", "window (UTC)", "window (local)", "zone"):
         table.add_column(name)
-    rows = result.first_rows
     for _, row in rows.head(limit).iterrows():
         name = " ".join(
             str(row[c])
@@ -78,16 +81,28 @@ def first_rows_table(result: PreviewResult, limit: int) -> Table:
     return table
 
 
-def show_preview(result: PreviewResult, limit: int, console: Console) -> None:
-    """Print the summary, the first rows and where the files went."""
+def show_first_rows(rows: pd.DataFrame, limit: int, console: Console) -> None:
+    """Print the first rows read, as soon as they are known (before the whole run is read)."""
+    if limit and not rows.empty:
+        console.print(first_rows_table(rows, limit, FIRST_READ))
+        console.print(
+            "A later row with the same key may still replace one of these; the summary "
+            "counts those as duplicate."
+        )
+
+
+def show_preview(
+    result: PreviewResult, limit: int, console: Console, *, first_rows_shown: bool = False
+) -> None:
+    """Print the summary, the first rows (unless shown already) and where the files went."""
     console.print(summary_table(result))
     moment = result.load_time.strftime("%Y-%m-%dT%H:%M:%SZ")
     console.print(
         f"Windows judged against {moment}; times without an offset or zone read in "
         f"{result.default_zone}."
     )
-    if limit and not result.first_rows.empty:
-        console.print(first_rows_table(result, limit))
+    if limit and not result.first_rows.empty and not first_rows_shown:
+        console.print(first_rows_table(result.first_rows, limit))
     if result.output:
         console.print(f"Contacts that would be sent: {result.output}")
     if result.rejects:
@@ -125,7 +140,7 @@ class LoadDisplay:
 
     def __enter__(self) -> LoadDisplay:
         self._progress.start()
-        self._reading = self._progress.add_task("Reading and validating", total=None)
+        self._reading = self._progress.add_task("Checking keys", total=None)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -142,7 +157,7 @@ class LoadDisplay:
         if self._reading is not None:
             self._progress.remove_task(self._reading)
             self._reading = None
-        self._sending = self._progress.add_task("Sending to Five9", total=total)
+        self._sending = self._progress.add_task("Rows settled", total=total)
 
     def _sent(self, contacts: int) -> None:
         if self._sending is not None:

@@ -12,7 +12,7 @@ import asyncio
 import json
 import math
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +27,7 @@ from contacts_etl.outputs import TableWriter, rejects_columns
 from contacts_etl.pipeline import NOTHING_EARLIER, ContactPipeline, ReadyBatch, original_columns
 from contacts_etl.preview import PreviewRequest
 from contacts_etl.run_state import RunState
-from sinks.five9_wire import UploadModes
+from sinks.five9_wire import UploadModes, contact_objects
 from sinks.ledger import RunLedger
 from sinks.rest_sink import Chunk, Five9RestSink
 from sinks.settings import Five9Settings
@@ -113,30 +113,66 @@ class LoadProgress:
 
 
 def chunks_of(batches: Iterator[ReadyBatch], size: int) -> Iterator[Chunk]:
-    """Cut the contacts into chunks of exactly `size` (the last may be smaller), in order."""
-    pending: list[ReadyBatch] = []
-    held = 0
+    """Cut the contacts into chunks of exactly `size` (the last may be smaller), in order,
+    each with its contacts' JSON objects made ahead, a whole batch at a time."""
     number = 0
+    carry: Chunk | None = None
     for batch in batches:
-        pending.append(batch)
-        held += len(batch.contacts)
-        while held >= size:
-            contacts = pd.concat([b.contacts for b in pending], ignore_index=True)
-            originals = pd.concat([b.originals for b in pending], ignore_index=True)
-            codes = np.concatenate([b.codes for b in pending])
-            yield Chunk(number, contacts.iloc[:size], originals.iloc[:size], codes[:size])
+        whole = Chunk(
+            number, batch.contacts, batch.originals, batch.codes, contact_objects(batch.contacts)
+        )
+        if carry is not None:
+            whole = _joined(carry, whole)
+        start, rows = 0, len(whole.codes)
+        while rows - start >= size:
+            yield _rows(whole, start, start + size, number)
             number += 1
-            rest = ReadyBatch(
-                contacts=contacts.iloc[size:].reset_index(drop=True),
-                zones=pd.Series(dtype="str"),
-                originals=originals.iloc[size:].reset_index(drop=True),
-                codes=codes[size:],
-            )
-            pending, held = [rest], len(rest.contacts)
-    if held:
-        contacts = pd.concat([b.contacts for b in pending], ignore_index=True)
-        originals = pd.concat([b.originals for b in pending], ignore_index=True)
-        yield Chunk(number, contacts, originals, np.concatenate([b.codes for b in pending]))
+            start += size
+        carry = _rows(whole, start, rows, number) if start < rows else None
+    if carry is not None:
+        yield carry
+
+
+def _rows(chunk: Chunk, start: int, stop: int, number: int) -> Chunk:
+    objects = None if chunk.objects is None else chunk.objects.iloc[start:stop]
+    return Chunk(
+        number,
+        chunk.contacts.iloc[start:stop],
+        chunk.originals.iloc[start:stop],
+        chunk.codes[start:stop],
+        objects,
+    )
+
+
+def _joined(first: Chunk, second: Chunk) -> Chunk:
+    parts = [first.objects, second.objects]
+    return Chunk(
+        first.number,
+        pd.concat([first.contacts, second.contacts], ignore_index=True),
+        pd.concat([first.originals, second.originals], ignore_index=True),
+        np.concatenate([first.codes, second.codes]),
+        pd.concat([p for p in parts if p is not None], ignore_index=True),
+    )
+
+
+def _drain(batches: Iterator[ReadyBatch]) -> None:
+    for _ in batches:
+        pass
+
+
+async def made_ahead(
+    chunks: Iterator[Chunk], pipeline: ContactPipeline, progress: LoadProgress
+) -> AsyncIterator[Chunk]:
+    """The chunks, each made in a worker thread so reading and validating never stall the
+    event loop (and the pacer); rows the pipeline set aside are reported as settled."""
+    reported = 0
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, None)
+        progress.settled(pipeline.set_aside - reported)
+        reported = pipeline.set_aside
+        if chunk is None:
+            return
+        yield chunk
 
 
 def _embedded_sandbox(
@@ -261,14 +297,13 @@ def run_load(
 
         async def load() -> None:
             async with sink:
-                pipeline.stage()
-                # Said once the sources are read, so a bad file's error stays one line.
+                # The census reads every source once, so a bad file's error stays one line.
+                total = await asyncio.to_thread(pipeline.census)
                 for note in report.notes:
                     progress.notice(note)
-                progress.staged(pipeline.to_send)
+                progress.staged(total)
                 if request.dry_run:
-                    for _ in pipeline.contacts():
-                        pass
+                    await asyncio.to_thread(_drain, pipeline.contacts())
                     report.would_deliver = pipeline.counts.valid
                     report.chunks = math.ceil(report.would_deliver / settings.chunk_size)
                     report.requests = report.chunks
@@ -276,7 +311,8 @@ def run_load(
                         max(report.requests - 1, 0) * settings.request_interval(), 1
                     )
                     return
-                await sink.deliver(chunks_of(pipeline.contacts(), settings.chunk_size))
+                chunks = chunks_of(pipeline.contacts(), settings.chunk_size)
+                await sink.deliver(made_ahead(chunks, pipeline, progress))
 
         asyncio.run(load())
 

@@ -1,10 +1,17 @@
 """A run's way from source files to contacts ready for Five9: read, normalise, expire, dedupe.
 
-Two passes with bounded memory. The first reads every source batch by batch, sets aside
-invalid and expired rows, and stages the rest on disk (Arrow files in a work folder) while it
-collects their keys. Only then is it known which row of a key comes last, so the second pass
-reads the staged batches back and sets aside the duplicates. Every row read ends in exactly
-one bucket: `rows_read == valid + invalid + expired + duplicate`.
+"The later row wins" needs the whole run before a key's winner is known, yet a load should
+send its first contacts within a second or two. So a run is read twice, with bounded memory:
+
+1. a census reads only the key fields and keeps an 8-byte hash per row: the keys held by more
+   than one row are "contested";
+2. the main pass reads, validates and normalises batch by batch, sets aside invalid and
+   expired rows, and hands out at once every row whose key is not contested. Rows of a
+   contested key wait on disk (Arrow files in a work folder); at the end the later valid row
+   of each key wins and the others are set aside as duplicates.
+
+Every row read ends in exactly one bucket:
+`rows_read == valid + invalid + expired + duplicate + already_delivered + rejected_by_five9`.
 """
 
 from __future__ import annotations
@@ -30,9 +37,15 @@ from schemas.fields import (
 )
 from sinks.ledger import row_codes
 from sources import ContactSource
-from transforms.duplicates import DuplicateFinder, key_values
+from transforms.duplicates import (
+    ContestedKeys,
+    DuplicateFinder,
+    KeyCensus,
+    key_hashes,
+    key_values,
+)
 from transforms.expiry import expired_rows, expiry_reason
-from transforms.normalise import NormaliseOptions, normalise_batch, reject_rows
+from transforms.normalise import NormaliseOptions, census_keys, normalise_batch, reject_rows
 
 ZONE = "_zone"
 ROW_CODE = "_row_code"
@@ -40,6 +53,7 @@ SETTLED = "_settled"
 DELIVERED, REJECTED = 1, 2
 _ORIGINAL = "_original::"
 _PRIVATE = (_ORIGINAL, ZONE, ROW_CODE, SETTLED)
+FIRST_BATCH_ROWS = 2_000
 
 
 @dataclass
@@ -115,7 +129,7 @@ def contact_columns(sources: list[ContactSource], mapping: ColumnMapping) -> lis
 
 
 class ContactPipeline:
-    """Stage a run's sources, then hand out the contacts that would be sent, batch by batch."""
+    """A run's contacts, streamed: a light census of the keys first, then batch by batch."""
 
     def __init__(
         self,
@@ -133,40 +147,85 @@ class ContactPipeline:
         self.options = options
         self.now = now
         self.counts = RunCounts()
+        self.rows_in_run: int | None = None
         self._workdir = workdir
         self._rejects = rejects
         self._on_rows_read = on_rows_read
         self._earlier = earlier
-        self._staged: list[Path] = []
+        self._contested: ContestedKeys | None = None
+        self._held: list[Path] = []
+        self._waiting = 0  # held rows not yet judged
         self._finder = DuplicateFinder()
-        self._verdict = self._finder.verdict()
         self._origin_file: list[np.ndarray] = []
         self._origin_line: list[np.ndarray] = []
-        self._unsettled: list[np.ndarray] = []
-        self._file_names: list[str] = []
+        self._file_names = [str(source.path) for source in sources]
+        self._renames = [mapping.resolve(s.columns, str(s.path)) for s in sources]
         self.output_columns = contact_columns(sources, mapping)
+
+    @property
+    def set_aside(self) -> int:
+        """Rows settled without being sent so far (invalid, expired, duplicate, settled before)."""
+        return self.counts.rows_read - self.counts.valid - self._waiting
 
     def _set_aside(self, rows: pd.DataFrame, bucket: str) -> None:
         setattr(self.counts, bucket, getattr(self.counts, bucket) + len(rows))
         if self._rejects is not None:
             self._rejects.write(rows)
 
-    def stage(self) -> None:
-        """First pass: read, normalise, set aside invalid and expired rows, stage the rest."""
+    def census(self) -> int:
+        """Read only the key fields of every source: which keys more than one row holds.
+
+        A row whose key no other row holds is sent as soon as it is valid; rows of a contested
+        key wait for the end of the run, where the later valid row wins. Returns the rows."""
+        census = KeyCensus()
+        rows = 0
+        everything = False
+        for source, renames in zip(self.sources, self._renames, strict=True):
+            back = {renames.get(c, c): c for c in source.columns}
+            wanted = [back[k] for k in self.options.keys if k in back]
+            for batch in source.batches(wanted):
+                frame = batch.frame.rename(columns=renames)
+                rows += len(frame)
+                keys = census_keys(frame, self.options)
+                if keys is None:
+                    everything = True
+                    continue
+                known = keys.notna().all(axis=1).to_numpy()
+                census.add(key_hashes(key_values(keys[known], self.options.keys)))
+        self._contested = ContestedKeys(np.zeros(0, np.uint64), everything=everything)
+        if not everything:
+            self._contested = census.contested()
+        self.rows_in_run = rows
+        return rows
+
+    def contacts(self) -> Iterator[ReadyBatch]:
+        """The contacts to send, batch by batch as they are read; then, once the whole run is
+        read, the winners among rows whose key is contested."""
+        if self._contested is None:
+            self.census()
+        first = True
         for file_index, source in enumerate(self.sources):
-            self._file_names.append(str(source.path))
-            renames = self.mapping.resolve(source.columns, str(source.path))
             for batch in source.batches():
-                self._stage_batch(batch.frame, renames, file_index)
-        self._verdict = self._finder.verdict()
+                frames = [batch.frame]
+                if first and len(batch.frame) > FIRST_BATCH_ROWS:
+                    # A small first batch: the first upload need not wait for a whole batch.
+                    frames = [
+                        batch.frame.iloc[:FIRST_BATCH_ROWS],
+                        batch.frame.iloc[FIRST_BATCH_ROWS:],
+                    ]
+                first = False
+                for frame in frames:
+                    ready = self._take_batch(frame, self._renames[file_index], file_index)
+                    if ready is not None:
+                        yield ready
+        yield from self._held_winners()
 
-    @property
-    def to_send(self) -> int:
-        """How many contacts this attempt will send (known once `stage` has run)."""
-        unsettled = np.concatenate(self._unsettled) if self._unsettled else np.zeros(0, bool)
-        return int((~self._verdict.duplicate & unsettled).sum())
-
-    def _stage_batch(self, frame: pd.DataFrame, renames: dict[str, str], file_index: int) -> None:
+    def _take_batch(
+        self, frame: pd.DataFrame, renames: dict[str, str], file_index: int
+    ) -> ReadyBatch | None:
+        """Set aside a batch's invalid and expired rows, hold back the contested ones, and
+        return the rest (less rows an earlier attempt settled)."""
+        assert self._contested is not None
         frame = frame.reset_index(drop=True)
         self.counts.rows_read += len(frame)
         normalised = normalise_batch(frame, renames, self.options)
@@ -186,62 +245,78 @@ class ContactPipeline:
                 ),
                 "expired",
             )
-        live = contacts[~expired]
+        live = contacts[~expired] if expired.any() else contacts
+        zones = normalised.zones[~expired].astype("str")
         codes, settled = codes[~expired], settled[~expired]
-        if not live.empty:
-            self._finder.add(key_values(live, self.options.keys))
-            self._origin_file.append(np.full(len(live), file_index, dtype=np.int32))
-            self._origin_line.append(live[SOURCE_LINE].to_numpy(dtype=np.int64))
-            self._unsettled.append(settled == 0)
-            originals = frame.loc[
-                live.index, [c for c in frame.columns if c not in INTERNAL_FIELDS]
-            ]
-            staged = pd.concat(
-                [
-                    live.assign(
-                        **{
-                            ZONE: normalised.zones[~expired].astype("str"),
-                            ROW_CODE: codes,
-                            SETTLED: settled,
-                        }
-                    ),
-                    originals.add_prefix(_ORIGINAL),
-                ],
-                axis=1,
-            )
-            path = self._workdir / f"staged-{len(self._staged):06d}.arrow"
-            feather.write_feather(
-                pa.Table.from_pandas(staged, preserve_index=False), path, compression="lz4"
-            )
-            self._staged.append(path)
         if self._on_rows_read is not None:
             self._on_rows_read(len(frame))
+        if live.empty:
+            return None
+        keys = key_values(live, self.options.keys)
+        contested = self._contested.holds(key_hashes(keys))
+        source_columns = [c for c in frame.columns if c not in INTERNAL_FIELDS]
+        if not contested.any() and not settled.any():
+            # The common case: every live row leaves now, as it is.
+            self.counts.valid += len(live)
+            return ReadyBatch(
+                contacts=live,
+                zones=zones,
+                originals=frame.loc[live.index, [SOURCE_FILE, SOURCE_LINE, *source_columns]],
+                codes=codes,
+            )
+        originals = frame.loc[live.index, source_columns]
+        ready = live.assign(**{ZONE: zones, ROW_CODE: codes, SETTLED: settled})
+        ready = pd.concat([ready, originals.add_prefix(_ORIGINAL)], axis=1)
+        if contested.any():
+            self._hold(ready[contested], keys.filter(pa.array(contested)), file_index)
+            ready = ready[~contested]
+        return self._ready(ready.reset_index(drop=True))
 
-    def contacts(self) -> Iterator[ReadyBatch]:
-        """Second pass: staged batches without their duplicates, in the order read."""
-        verdict = self._verdict
+    def _hold(self, rows: pd.DataFrame, keys: pa.Array, file_index: int) -> None:
+        """Keep rows of contested keys on disk until the whole run is read."""
+        self._finder.add(keys)
+        self._waiting += len(rows)
+        self._origin_file.append(np.full(len(rows), file_index, dtype=np.int32))
+        self._origin_line.append(rows[SOURCE_LINE].to_numpy(dtype=np.int64))
+        path = self._workdir / f"held-{len(self._held):06d}.arrow"
+        feather.write_feather(
+            pa.Table.from_pandas(rows, preserve_index=False), path, compression="lz4"
+        )
+        self._held.append(path)
+
+    def _ready(self, rows: pd.DataFrame) -> ReadyBatch | None:
+        """The rows still to send as a batch; None when none is."""
+        kept = self._settled_earlier(rows)
+        if kept.empty:
+            return None
+        self.counts.valid += len(kept)
+        return ReadyBatch(
+            contacts=kept[[c for c in kept.columns if not c.startswith(_PRIVATE)]],
+            zones=kept[ZONE],
+            originals=_originals(kept),
+            codes=kept[ROW_CODE].to_numpy(dtype=np.int64),
+        )
+
+    def _held_winners(self) -> Iterator[ReadyBatch]:
+        """Rows of contested keys, read back: the later row of a key wins, the others are
+        set aside as duplicates naming the winner."""
+        verdict = self._finder.verdict()
         files = np.concatenate(self._origin_file) if self._origin_file else np.zeros(0, np.int32)
         lines = np.concatenate(self._origin_line) if self._origin_line else np.zeros(0, np.int64)
         offset = 0
-        for path in self._staged:
-            staged = feather.read_table(path).to_pandas()
-            size = len(staged)
+        for path in self._held:
+            held = feather.read_table(path).to_pandas()
+            size = len(held)
             duplicate = verdict.duplicate[offset : offset + size]
             winner = verdict.winner[offset : offset + size]
             offset += size
+            self._waiting -= size
             if duplicate.any():
-                self._set_aside_duplicates(staged, duplicate, winner, files, lines)
-            kept = staged[~duplicate]
-            kept = self._settled_earlier(kept.reset_index(drop=True))
-            contacts = kept[[c for c in kept.columns if not c.startswith(_PRIVATE)]]
-            self.counts.valid += len(kept)
-            yield ReadyBatch(
-                contacts=contacts,
-                zones=kept[ZONE],
-                originals=_originals(kept),
-                codes=kept[ROW_CODE].to_numpy(dtype=np.int64),
-            )
+                self._set_aside_duplicates(held, duplicate, winner, files, lines)
+            ready = self._ready(held[~duplicate].reset_index(drop=True))
             path.unlink(missing_ok=True)
+            if ready is not None:
+                yield ready
 
     def _settled_earlier(self, kept: pd.DataFrame) -> pd.DataFrame:
         """Count rows an earlier attempt settled; return the rest, still to send."""

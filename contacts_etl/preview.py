@@ -13,9 +13,10 @@ from contacts_etl.column_mapping import ColumnMapping
 from contacts_etl.errors import SettingError
 from contacts_etl.outputs import TableWriter, contacts_frame, rejects_columns, wire_time
 from contacts_etl.pipeline import ContactPipeline, RunCounts, original_columns
-from sources import ReadOptions, open_sources
+from sources import ContactSource, ReadOptions, open_sources
 from transforms.calling_hours import CallingHours
-from transforms.normalise import DEFAULT_ZONE, NormaliseOptions
+from transforms.expiry import expired_rows
+from transforms.normalise import DEFAULT_ZONE, NormaliseOptions, normalise_batch
 from transforms.zones import check_default_zone
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M %Z"
@@ -92,10 +93,41 @@ def local_windows(contacts: pd.DataFrame, zones: pd.Series) -> pd.DataFrame:
     )
 
 
+PEEK_ROWS = 2_000
+
+
+def first_open_rows(
+    sources: list[ContactSource],
+    mapping: ColumnMapping,
+    options: NormaliseOptions,
+    now: pd.Timestamp,
+    limit: int,
+) -> pd.DataFrame:
+    """The first valid, open rows of the first source, normalised, read from its first block
+    only: what an analyst sees within a second, long before a big file is read through. A
+    later row with the same key may still beat one of them (the summary counts those)."""
+    if not sources or limit <= 0:
+        return pd.DataFrame()
+    source = sources[0]
+    renames = mapping.resolve(source.columns, str(source.path))
+    for batch in source.batches():
+        frame = batch.frame.head(max(PEEK_ROWS, limit)).reset_index(drop=True)
+        normalised = normalise_batch(frame, renames, options)
+        open_rows = ~expired_rows(normalised.contacts, now)
+        head = normalised.contacts[open_rows].head(limit)
+        zones = normalised.zones[open_rows].head(limit)
+        return pd.concat([head, local_windows(head, zones)], axis=1).reset_index(drop=True)
+    return pd.DataFrame()
+
+
 def run_preview(
-    request: PreviewRequest, on_rows_read: Callable[[int], None] | None = None
+    request: PreviewRequest,
+    on_rows_read: Callable[[int], None] | None = None,
+    on_first_rows: Callable[[pd.DataFrame], None] | None = None,
 ) -> PreviewResult:
-    """Read, validate and normalise the sources; write --output and --rejects if asked."""
+    """Read, validate and normalise the sources; write --output and --rejects if asked.
+
+    `on_first_rows` is called first, with the first valid open rows of the first source."""
     options = request.normalise_options()
     now = request.load_time()
     mapping = ColumnMapping.load(request.mapping)
@@ -109,6 +141,8 @@ def run_preview(
         if request.rejects
         else None
     )
+    if on_first_rows is not None:
+        on_first_rows(first_open_rows(sources, mapping, options, now, request.limit))
     first: list[pd.DataFrame] = []
     shown = 0
     try:
@@ -122,7 +156,6 @@ def run_preview(
                 else None
             )
             try:
-                pipeline.stage()
                 for ready in pipeline.contacts():
                     if output is not None:
                         output.write(contacts_frame(ready.contacts))

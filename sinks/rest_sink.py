@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import httpx
@@ -50,10 +50,15 @@ class Chunk:
     contacts: pd.DataFrame
     originals: pd.DataFrame
     codes: npt.NDArray[np.int64]
+    objects: pd.Series | None = None
+    """Each contact's JSON object for the body, made ahead (see `contact_objects`)."""
 
     def part(self, rows: npt.NDArray[np.bool_]) -> Chunk:
         """The same chunk with only the rows in `rows`."""
-        return Chunk(self.number, self.contacts[rows], self.originals[rows], self.codes[rows])
+        objects = None if self.objects is None else self.objects[rows]
+        return Chunk(
+            self.number, self.contacts[rows], self.originals[rows], self.codes[rows], objects
+        )
 
 
 @dataclass
@@ -208,20 +213,23 @@ class Five9RestSink:
             "create it in Five9 or check --list"
         )
 
-    async def deliver(self, chunks: Iterable[Chunk]) -> SinkTotals:
+    async def deliver(self, chunks: AsyncIterable[Chunk] | Iterable[Chunk]) -> SinkTotals:
         """Send every chunk, up to `max_in_flight` at once, paced; returns the totals."""
         slots = asyncio.Semaphore(self.settings.max_in_flight)
         try:
             async with asyncio.TaskGroup() as group:
-                for chunk in chunks:
+                async for chunk in _each(chunks):
                     await slots.acquire()
                     task = group.create_task(self._send(chunk))
                     task.add_done_callback(lambda _: slots.release())
         except BaseExceptionGroup as group:
-            # A refusal (credentials, scope, list) stops the run: surface it alone.
+            # A refusal (credentials, scope, list) stops the run: surface it alone; so does
+            # an error of the chunks' source (a bad file found while the run was sending).
             refusals = [e for e in group.exceptions if isinstance(e, Five9RefusedError)]
             if refusals:
                 raise refusals[0] from None
+            if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
+                raise group.exceptions[0] from None
             raise
         finally:
             self.totals.send_times = list(self._pacer.sent)
@@ -251,7 +259,7 @@ class Five9RestSink:
         while True:
             # The body is built before the slot so the request leaves the moment it is taken;
             # expiry is judged after the wait, and the body rebuilt only if a window closed.
-            body = upload_body(chunk.contacts, self.modes)
+            body = upload_body(chunk.contacts, self.modes, chunk.objects)
             if self._shared_limit is not None:
                 await self._shared_limit()
             await self._pacer.slot()
@@ -260,7 +268,7 @@ class Five9RestSink:
                 return
             if len(still_open.contacts) != len(chunk.contacts):
                 chunk = still_open
-                body = upload_body(chunk.contacts, self.modes)
+                body = upload_body(chunk.contacts, self.modes, chunk.objects)
             attempts += 1
             self.totals.requests += 1
             self._hooks.sent(time.time())
@@ -361,6 +369,15 @@ class Five9RestSink:
         self._hooks.dead(chunk, everything, "failed", reason, status, attempts)
         self.totals.failed += len(chunk.contacts)
         self._settled(len(chunk.contacts))
+
+
+async def _each(chunks: AsyncIterable[Chunk] | Iterable[Chunk]) -> AsyncIterator[Chunk]:
+    if isinstance(chunks, AsyncIterable):
+        async for chunk in chunks:
+            yield chunk
+    else:
+        for chunk in chunks:
+            yield chunk
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -39,7 +39,7 @@ class Five9Settings(BaseSettings):
     rate_window_seconds: float = Field(default=60.0, gt=0)
     # A small margin keeps network jitter from packing two requests closer at Five9's clock
     # than they left ours (shared/five9-api.md section 1).
-    rate_margin: float = Field(default=0.05, ge=0, le=1)
+    rate_margin: float = Field(default=0.02, ge=0, le=1)
     # ... and never less than this much, in seconds, however short the window.
     rate_guard_seconds: float = Field(default=0.25, ge=0)
     chunk_size: int = Field(default=MAX_CHUNK, ge=1, le=MAX_CHUNK)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +19,7 @@ class ContactSource(Protocol):
         """The original header names, in file order."""
         ...
 
-    def batches(self) -> Iterator[SourceBatch]:
-        """The rows in batches; each call reads the file again from its start."""
+    def batches(self, columns: Sequence[str] | None = None) -> Iterator[SourceBatch]:
+        """The rows in batches; each call reads the file again from its start. Only `columns`
+        of the header (and the origin columns) when given."""
         ...

@@ -9,7 +9,8 @@ No Python runs per row unless a record is refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,6 +42,17 @@ def open_binary(path: Path, label: str) -> BinaryIO:
         return path.open("rb")
     except OSError as error:
         raise SourceError(f"{label}: cannot read the file ({error.strerror or error})") from None
+
+
+@dataclass(frozen=True)
+class _BlockRead:
+    """One block being read: its bytes, record spans, first line, and the columns wanted."""
+
+    block: bytes
+    spans: RecordSpans
+    first_line: int
+    convert: pacsv.ConvertOptions
+    columns: Sequence[str] | None
 
 
 class CsvSource:
@@ -84,8 +96,19 @@ class CsvSource:
         """The delimiter given or sniffed."""
         return self._layout.delimiter
 
-    def batches(self) -> Iterator[SourceBatch]:
-        """The file's rows in batches of at most `batch_rows`, read `block_bytes` at a time."""
+    def batches(self, columns: Sequence[str] | None = None) -> Iterator[SourceBatch]:
+        """The file's rows in batches of at most `batch_rows`, read `block_bytes` at a time;
+        only `columns` (and the origin columns) when given."""
+        convert = self._convert_options
+        if columns is not None:
+            convert = pacsv.ConvertOptions(
+                column_types=convert.column_types,
+                null_values=convert.null_values,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                check_utf8=True,
+                include_columns=list(columns),
+            )
         with open_binary(self.path, self._label) as handle:
             handle.seek(self._layout.data_offset)
             pending = b""
@@ -102,7 +125,7 @@ class CsvSource:
                 if not block:
                     return
                 spans = self._split(block, at_eof)
-                table = self._table(block, spans, line)
+                table = self._table(block, spans, line, convert, columns)
                 if table is not None:
                     yield from split_batches(table, self._options.batch_rows)
                 pending = block[spans.consumed :]
@@ -136,17 +159,24 @@ class CsvSource:
         where = line + rest.count(b"\n", 0, quote or 0)
         return SourceError(f"{self._label} line {where}: a quoted field opened here never closes")
 
-    def _table(self, block: bytes, spans: RecordSpans, first_line: int) -> pa.Table | None:
+    def _table(
+        self,
+        block: bytes,
+        spans: RecordSpans,
+        first_line: int,
+        convert: pacsv.ConvertOptions,
+        columns: Sequence[str] | None,
+    ) -> pa.Table | None:
         """The block's records as one table (values, then origin columns); None if none."""
         if not len(spans):
             return None
-        pieces = self._read_run(block, spans, 0, len(spans), first_line)
+        read = _BlockRead(block, spans, first_line, convert, columns)
+        pieces = self._read_run(read, 0, len(spans))
         return pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
 
-    def _read_run(
-        self, block: bytes, spans: RecordSpans, start: int, stop: int, first_line: int
-    ) -> list[pa.Table]:
+    def _read_run(self, read: _BlockRead, start: int, stop: int) -> list[pa.Table]:
         """Records [start, stop) read by pyarrow; refused runs are halved, then read carefully."""
+        block, spans, first_line = read.block, read.spans, read.first_line
         data = block[spans.starts[start] : spans.ends[stop - 1]]
         if self._options.encoding != "utf-8":
             data = data.decode(self._options.encoding).encode("utf-8")
@@ -162,7 +192,7 @@ class CsvSource:
                 pa.BufferReader(data),
                 read_options=read_options,
                 parse_options=parse_options,
-                convert_options=self._convert_options,
+                convert_options=read.convert,
             )
         except pa.ArrowException:
             values = None
@@ -170,29 +200,27 @@ class CsvSource:
             lines = spans.lines[start:stop] + first_line
             return [with_origin(values, self._label, lines)]
         if stop - start <= CAREFUL_RUN:
-            return [self._careful(block, spans, start, stop, first_line)]
+            return [self._careful(read, start, stop)]
         middle = (start + stop) // 2
-        return [
-            *self._read_run(block, spans, start, middle, first_line),
-            *self._read_run(block, spans, middle, stop, first_line),
-        ]
+        return [*self._read_run(read, start, middle), *self._read_run(read, middle, stop)]
 
-    def _careful(
-        self, block: bytes, spans: RecordSpans, start: int, stop: int, first_line: int
-    ) -> pa.Table:
+    def _careful(self, read: _BlockRead, start: int, stop: int) -> pa.Table:
         """Records [start, stop) read one by one with Python's csv module."""
+        block, spans, first_line, columns = read.block, read.spans, read.first_line, read.columns
         names = self._layout.columns
-        columns: list[list[str | None]] = [[] for _ in names]
+        cells: list[list[str | None]] = [[] for _ in names]
         faults: list[str | None] = []
         raws: list[str | None] = []
         encoding = self._options.encoding
         for index in range(start, stop):
             raw = block[spans.starts[index] : spans.ends[index]]
             record = parse_record(raw, len(names), self._layout.delimiter, encoding)
-            for column, value in zip(columns, record.values, strict=True):
+            for column, value in zip(cells, record.values, strict=True):
                 column.append(value)
             faults.append(record.fault)
             raws.append(None if record.fault is None else raw_text(raw, encoding))
-        values = pa.Table.from_arrays([pa.array(c, pa.string()) for c in columns], names=names)
+        values = pa.Table.from_arrays([pa.array(c, pa.string()) for c in cells], names=names)
+        if columns is not None:
+            values = values.select(list(columns))
         lines = spans.lines[start:stop] + first_line
         return with_origin(values, self._label, lines, faults, raws)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -95,16 +95,20 @@ class ParquetSource:
         """The file's column names, in file order."""
         return list(self._columns)
 
-    def batches(self) -> Iterator[SourceBatch]:
-        """The file's rows in batches of at most `batch_rows`; `source_line` is the row number."""
+    def batches(self, columns: Sequence[str] | None = None) -> Iterator[SourceBatch]:
+        """The file's rows in batches of at most `batch_rows`; `source_line` is the row number.
+        Only `columns` (and the origin columns) when given."""
         row = 1
+        names = self._columns if columns is None else list(columns)
         try:
             with pq.ParquetFile(self.path) as parquet:
-                for record_batch in parquet.iter_batches(batch_size=self._options.batch_rows):
+                for record_batch in parquet.iter_batches(
+                    batch_size=self._options.batch_rows, columns=names
+                ):
                     rows = record_batch.num_rows
                     values = pa.Table.from_arrays(
                         [as_text_or_timestamp(column) for column in record_batch.columns],
-                        names=self._columns,
+                        names=names,
                     )
                     lines = np.arange(row, row + rows, dtype=np.int64)
                     row += rows

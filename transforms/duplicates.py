@@ -59,3 +59,91 @@ class DuplicateFinder:
         last[seen] = self.rows - 1 - first_from_end
         winner = last[codes]
         return DuplicateVerdict(duplicate=winner != order, winner=winner)
+
+
+# Random odd weights, one per byte position (positions past the end wrap around), and a
+# multiplier for the length: a key's hash is its weighted byte sum, mixed (splitmix64).
+_WEIGHTS = np.random.default_rng(0x5EED_F1E9).integers(1, 2**63, size=1024, dtype=np.uint64) | 1
+_LENGTH_WEIGHT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser: every input bit reaches every output bit."""
+    values = values ^ (values >> np.uint64(30))
+    values = values * np.uint64(0xBF58476D1CE4E5B9)
+    values = values ^ (values >> np.uint64(27))
+    values = values * np.uint64(0x94D049BB133111EB)
+    return values ^ (values >> np.uint64(31))
+
+
+def key_hashes(keys: pa.Array) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of each key, vectorised over the UTF-8 bytes (null keys hash as "").
+
+    Equal keys always hash alike; two different keys share a hash with odds near 2**-64, and
+    where they do, both rows are only held back for the exact comparison (see KeyCensus)."""
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    keys = keys.cast(pa.large_string())
+    _, offset_buffer, data_buffer = keys.buffers()
+    offsets = np.frombuffer(offset_buffer, dtype=np.int64)[
+        keys.offset : keys.offset + len(keys) + 1
+    ]
+    offsets = offsets - offsets[0]
+    lengths = np.diff(offsets)
+    if data_buffer is None or offsets[-1] == 0:
+        return _mix(lengths.astype(np.uint64) * _LENGTH_WEIGHT)
+    start = np.frombuffer(offset_buffer, dtype=np.int64)[keys.offset]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[start : start + offsets[-1]]
+    position = np.arange(len(data), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    weighted = data.astype(np.uint64) * _WEIGHTS[position & (len(_WEIGHTS) - 1)]
+    running = np.concatenate([np.zeros(1, np.uint64), np.cumsum(weighted, dtype=np.uint64)])
+    sums = running[offsets[1:]] - running[offsets[:-1]]
+    return _mix(sums + lengths.astype(np.uint64) * _LENGTH_WEIGHT)
+
+
+class KeyCensus:
+    """A first, light pass over the run's keys: which key hashes occur more than once.
+
+    A row whose key is not contested can be sent the moment it is valid (no later row can
+    beat it); rows with a contested key wait for the end of the run. 8 bytes a row."""
+
+    def __init__(self) -> None:
+        self._hashes: list[npt.NDArray[np.uint64]] = []
+        self.rows = 0
+
+    def add(self, hashes: npt.NDArray[np.uint64]) -> None:
+        """Count the key hashes of the next rows (rows without a key are left out)."""
+        self._hashes.append(hashes)
+        self.rows += len(hashes)
+
+    def contested(self) -> ContestedKeys:
+        """The hashes seen at least twice, sorted."""
+        if not self._hashes:
+            return ContestedKeys(np.zeros(0, dtype=np.uint64))
+        every = np.concatenate(self._hashes)
+        self._hashes = []
+        every.sort()
+        repeated = every[1:][every[1:] == every[:-1]]
+        return ContestedKeys(np.unique(repeated))
+
+
+@dataclass(frozen=True)
+class ContestedKeys:
+    """Sorted key hashes that more than one row of the run holds."""
+
+    hashes: npt.NDArray[np.uint64]
+    everything: bool = False
+    """Every key counts as contested (the census could not judge the keys)."""
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def holds(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        """For each hash: is it contested?"""
+        if self.everything:
+            return np.ones(len(hashes), dtype=bool)
+        if not len(self.hashes):
+            return np.zeros(len(hashes), dtype=bool)
+        at = np.searchsorted(self.hashes, hashes).clip(max=len(self.hashes) - 1)
+        found: npt.NDArray[np.bool_] = self.hashes[at] == hashes
+        return found

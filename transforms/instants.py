@@ -90,6 +90,20 @@ def days_from_civil(y: Int64Array, m: Int64Array, d: Int64Array) -> Int64Array:
     return np.asarray(era * 146097 + doe - 719468, dtype=np.int64)
 
 
+def civil_from_days(days: Int64Array) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """Year, month and day of days since 1970-01-01 (H. Hinnant's algorithm, inverse)."""
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    return year, month, day
+
+
 def days_in_month(y: Int64Array, m: Int64Array) -> Int64Array:
     """Length of each month, leap years included."""
     lengths = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 
 from schemas.fields import (
     CANONICAL_FIELDS,
+    GUARD_FIELDS,
     INTERNAL_FIELDS,
     NUMBER_FIELDS,
     RAW_RECORD,
@@ -55,7 +57,7 @@ class NormalisedBatch:
 def _source_contract_faults(mapped: pd.DataFrame, faults: RowFaults) -> None:
     """Row-level failures of the source contract become faults (lazy: all found at once)."""
     try:
-        SourceContacts.validate(mapped, lazy=True)
+        SourceContacts.validate(mapped, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
         structural = cases[cases["index"].isna()]
@@ -74,7 +76,9 @@ def _text_faults(mapped: pd.DataFrame, faults: RowFaults) -> None:
     text = [
         c
         for c in mapped.columns
-        if c not in INTERNAL_FIELDS and pd.api.types.is_string_dtype(mapped[c].dtype)
+        if c not in INTERNAL_FIELDS
+        and pd.api.types.is_string_dtype(mapped[c].dtype)
+        and _may_hold_nul(mapped[c])
     ]
     if len(text) > len(mapped):
         # A wide, short batch: look for rows with a NUL first, then name the columns.
@@ -88,10 +92,45 @@ def _text_faults(mapped: pd.DataFrame, faults: RowFaults) -> None:
         faults.add(nul, f"{column} contains a NUL character")
 
 
+def _may_hold_nul(values: pd.Series) -> bool:
+    """False when no value of the column holds a NUL byte, judged on the Arrow buffers at
+    once; True when it may (or the column is not Arrow-backed)."""
+    try:
+        array = pyarrow.array(values, from_pandas=True)
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError):
+        return True
+    chunks = array.chunks if isinstance(array, pyarrow.ChunkedArray) else [array]
+    for chunk in chunks:
+        if not (pyarrow.types.is_string(chunk.type) or pyarrow.types.is_large_string(chunk.type)):
+            return True
+        data = chunk.buffers()[2]
+        if data is not None and np.frombuffer(data, dtype=np.uint8).min(initial=1) == 0:
+            return True
+    return False
+
+
 def _clean_text(values: pd.Series) -> pd.Series:
     """Text fields as Five9 gets them: trimmed, empty as missing."""
     text = values.astype("str").str.strip()
     return text.where(text != "")
+
+
+def census_keys(mapped: pd.DataFrame, options: NormaliseOptions) -> pd.DataFrame | None:
+    """Each row's key fields as `normalise_batch` leaves them, without the rest of the work;
+    None when a key is a field whose normal form only the whole batch gives (guard times)."""
+    fields: dict[str, pd.Series] = {}
+    for key in options.keys:
+        if key in (*GUARD_FIELDS, "timezone") or key in INTERNAL_FIELDS:
+            return None
+        if key not in mapped.columns:
+            fields[key] = pd.Series(pd.NA, index=mapped.index, dtype="str")
+        elif key in NUMBER_FIELDS:
+            fields[key] = normalise_phones(mapped[key], e164=options.e164).number
+        elif key in STANDARD_FIELDS:
+            fields[key] = _clean_text(mapped[key])
+        else:
+            fields[key] = mapped[key].astype("str")
+    return pd.DataFrame(fields, index=mapped.index)
 
 
 def normalise_batch(
@@ -160,7 +199,7 @@ def _five9_contract_faults(contacts: pd.DataFrame, e164: bool, faults: RowFaults
     """The last gate before the sink. A row the transforms let through that Five9 would refuse
     is a defect, but the row is still not lost: it is set aside with the failed check named."""
     try:
-        five9_schema(e164=e164).validate(contacts, lazy=True)
+        five9_schema(e164=e164).validate(contacts, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as errors:
         batch = faults.reason.index
         for (column, check), group in errors.failure_cases.groupby(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.phone_forms import number_pattern
 from transforms.row_faults import BoolArray
@@ -34,36 +35,45 @@ class PhoneColumn:
 
 
 def normalise_phones(values: pd.Series, *, e164: bool = False) -> PhoneColumn:
-    """Five9's form of each number; blank cells stay NA, unusable ones are flagged `bad`."""
-    text = values.astype("str").str.strip()
-    blank = (text.isna() | (text == "")).to_numpy()
-    stripped = _drop_separators(pa.array(text, type=pa.large_string(), from_pandas=True))
-    compact = pd.Series(stripped, index=text.index, dtype="str")
-    plus = compact.str.startswith("+").fillna(False).to_numpy()
-    digits = compact.str.removeprefix("+")
-    only_digits = digits.str.fullmatch(r"[0-9]+").fillna(False).to_numpy()
-    length = digits.str.len().fillna(0).to_numpy()
+    """Five9's form of each number; blank cells stay NA, unusable ones are flagged `bad`.
+
+    Runs on Arrow compute kernels throughout: no Python per row, no pandas string wrappers."""
+    text = pc.utf8_trim_whitespace(pa.array(values.astype("str"), type=pa.large_string()))
+    blank = pc.fill_null(pc.equal(text, ""), True)
+    compact = _drop_separators(text)
+    plus = pc.fill_null(pc.starts_with(compact, "+"), False)
+    digits = pc.if_else(plus, pc.utf8_slice_codeunits(compact, 1), compact)
+    # ASCII decimal only: other scripts' digits are not digits to Five9.
+    only_digits = pc.fill_null(pc.ascii_is_decimal(digits), False)
+    leading_one = pc.fill_null(pc.starts_with(digits, "1"), False)
 
     # "+1" and a leading trunk "1" both mean North America: keep the 10 national digits.
-    north_american = (
-        only_digits & digits.str.startswith("1").fillna(False).to_numpy() & (length == 11)
+    north_american = pc.and_(
+        pc.and_(only_digits, leading_one), pc.equal(pc.utf8_length(digits), 11)
     )
     # "+1" followed by anything but 10 national digits is a broken North American number.
-    broken_plus_one = plus & digits.str.startswith("1").fillna(False).to_numpy() & ~north_american
-    national = digits.where(~north_american, digits.str.slice(1))
+    broken_plus_one = pc.and_(pc.and_(plus, leading_one), pc.invert(north_american))
+    national = pc.if_else(north_american, pc.utf8_slice_codeunits(digits, 1), digits)
     if e164:
-        candidate = national.where(~plus, "+" + digits)
+        candidate = pc.if_else(plus, _prefixed("+", digits), national)
     else:
-        international = plus & ~north_american
-        candidate = national.where(~international, "011" + digits)
-    pattern = number_pattern(e164=e164)
-    valid = only_digits & ~broken_plus_one & candidate.str.match(pattern).fillna(False).to_numpy()
-    bad = ~blank & ~valid
+        international = pc.and_(plus, pc.invert(north_american))
+        candidate = pc.if_else(international, _prefixed("011", digits), national)
+    form = pc.fill_null(pc.match_substring_regex(candidate, number_pattern(e164=e164)), False)
+    valid = pc.and_(pc.and_(only_digits, pc.invert(broken_plus_one)), form)
+    bad = pc.and_(pc.invert(blank), pc.invert(valid))
+    number = pc.if_else(valid, candidate, pa.scalar(None, pa.large_string()))
     return PhoneColumn(
-        number=candidate.where(valid).astype("str"),
-        blank=np.asarray(blank, dtype=bool),
-        bad=np.asarray(bad, dtype=bool),
+        number=pd.Series(number, index=values.index, dtype="str"),
+        blank=np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool),
+        bad=np.asarray(bad.to_numpy(zero_copy_only=False), dtype=bool),
     )
+
+
+def _prefixed(prefix: str, text: pa.Array) -> pa.Array:
+    """`prefix` + each value (large strings throughout)."""
+    nothing = pa.scalar("", pa.large_string())
+    return pc.binary_join_element_wise(pa.scalar(prefix, pa.large_string()), text, nothing)
 
 
 def _drop_separators(text: pa.Array) -> pa.Array:
@@ -78,12 +88,15 @@ def _drop_separators(text: pa.Array) -> pa.Array:
         return text
     data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
     dropped = _SEPARATOR_BYTES[data]
+    if not dropped.any():
+        return text
     # Each value's new start: its old start less the separators dropped before it.
-    at = np.flatnonzero(dropped)
+    before = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum(dropped, dtype=np.int64, out=before[1:])
     starts = offsets - offsets[0]
     return pa.LargeStringArray.from_buffers(
         len(text),
-        pa.py_buffer(starts - np.searchsorted(at, starts)),
+        pa.py_buffer(starts - before[starts]),
         pa.py_buffer(data[~dropped]),
         None if validity is None else text.is_valid().buffers()[1],
     )

@@ -64,18 +64,32 @@ def to_wall_time(utc_ns: Int64Array, zone: str) -> Int64Array:
     return np.asarray(aware.tz_localize(None).as_unit("ns").asi8, dtype=np.int64)
 
 
+def _zone_groups(rows: np.ndarray, zones: pd.Series) -> list[tuple[str, Int64Array]]:
+    """The positions of `rows` grouped by zone, one group per distinct zone name."""
+    positions = np.flatnonzero(rows)
+    if not len(positions):
+        return []
+    codes, names = pd.factorize(zones, use_na_sentinel=True)
+    codes = codes[positions]
+    if len(names) == 1:
+        return [(str(names[0]), positions)]
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    cuts = np.flatnonzero(np.diff(ordered)) + 1
+    return [
+        (str(names[group[0]]), positions[indices])
+        for indices, group in zip(np.split(order, cuts), np.split(ordered, cuts), strict=True)
+    ]
+
+
 def localize_by_zone(
     local_ns: Int64Array, zones: pd.Series, needs_zone: np.ndarray, side: Side
 ) -> Int64Array:
     """Apply `localize` group by group over each row's zone, for rows where `needs_zone`."""
     out = np.full(len(local_ns), NAT, dtype=np.int64)
     rows = needs_zone & (local_ns != NAT) & zones.notna().to_numpy()
-    if not rows.any():
-        return out
-    positions = np.flatnonzero(rows)
-    for zone, group in pd.Series(positions).groupby(zones.to_numpy()[positions], sort=False):
-        index = group.to_numpy()
-        out[index] = localize(local_ns[index], str(zone), side)
+    for zone, index in _zone_groups(rows, zones):
+        out[index] = localize(local_ns[index], zone, side)
     return out
 
 
@@ -83,10 +97,6 @@ def wall_time_by_zone(utc_ns: Int64Array, zones: pd.Series) -> Int64Array:
     """`to_wall_time` group by group over each row's zone; NaT where a row has no zone."""
     out = np.full(len(utc_ns), NAT, dtype=np.int64)
     rows = (utc_ns != NAT) & zones.notna().to_numpy()
-    if not rows.any():
-        return out
-    positions = np.flatnonzero(rows)
-    for zone, group in pd.Series(positions).groupby(zones.to_numpy()[positions], sort=False):
-        index = group.to_numpy()
-        out[index] = to_wall_time(utc_ns[index], str(zone))
+    for zone, index in _zone_groups(rows, zones):
+        out[index] = to_wall_time(utc_ns[index], zone)
     return out

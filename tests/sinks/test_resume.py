@@ -158,12 +158,13 @@ def test_rerun_right_after_a_run_starts_its_pacer_after_the_last_requests(
 
 
 KILL_POINTS = 10
+KILLED_ROWS = 3000  # about 16 s of sending at 20 per 2 s: longer than the kill points
 
 
 def test_load_killed_at_random_points_ends_complete_after_reruns(
     server: SandboxServer, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    source = generate_contacts(tmp_path / "contacts.csv", 1200)
+    source = generate_contacts(tmp_path / "contacts.csv", KILLED_ROWS)
     expected = wanted(preview_rows([source], tmp_path / "would_send.csv"))
     sandbox.set_faults(FaultPlan(slow_seconds=0.3))  # requests in flight at most moments
     env = {
@@ -202,7 +203,7 @@ def test_load_killed_at_random_points_ends_complete_after_reruns(
         "delivered", "rejected_by_five9", "invalid", "expired", "duplicate", "failed",
         "already_delivered", "would_deliver",
     ]  # fmt: skip
-    assert result["rows_read"] == sum(result[b] for b in buckets) == 1200
+    assert result["rows_read"] == sum(result[b] for b in buckets) == KILLED_ROWS
     assert result["delivered"] + result["already_delivered"] == len(expected)
     assert result["failed"] == 0
     assert stored(sandbox) == expected  # every valid contact, once per key, exact windows

@@ -1,0 +1,65 @@
+"""Measurements that need a process of their own, run by `bench.py` as a subprocess and
+printing one JSON line: the peak memory of a preview, or the moment of a load's first upload.
+
+    python benchmarks/probes.py memory FILE
+    python benchmarks/probes.py first-upload FILE
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+from pydantic import SecretStr
+
+from contacts_etl.load import LoadRequest, run_load
+from contacts_etl.preview import PreviewRequest, run_preview
+from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
+from sinks.settings import Five9Settings
+
+AS_OF = pd.Timestamp("2026-11-27T00:00Z")
+
+
+def memory(path: Path) -> dict[str, float]:
+    """Peak RSS of a whole preview: read, validate, normalise and dedupe the file."""
+    result = run_preview(PreviewRequest(sources=[str(path)], as_of=AS_OF))
+    assert result.counts.balanced(), result.counts
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"rows": result.counts.rows_read, "peak_mb": peak_kib / 1024}
+
+
+def first_upload(path: Path) -> dict[str, float]:
+    """Seconds from the start of a load to its first upload reaching the sandbox."""
+    sandbox_settings = SandboxSettings(max_requests=40, window_seconds=60.0)
+    server = SandboxServer(Sandbox(sandbox_settings)).start()
+    settings = Five9Settings(
+        base_url=server.base_url,
+        consumer_key=sandbox_settings.consumer_key,
+        secret_key=SecretStr(sandbox_settings.secret_key),
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    request = LoadRequest(sources=[str(path)], as_of=AS_OF, list_name="demo")
+    began = time.monotonic()
+    threading.Thread(target=run_load, args=(request, settings), daemon=True).start()
+    while not server.sandbox.upload_times():
+        if time.monotonic() - began > 120:
+            raise SystemExit("no upload within 120 s")
+        time.sleep(0.005)
+    return {"first_upload_s": min(server.sandbox.upload_times()) - began}
+
+
+def main() -> None:
+    probe, path = sys.argv[1], Path(sys.argv[2])
+    figures = memory(path) if probe == "memory" else first_upload(path)
+    print(json.dumps(figures), flush=True)
+    os._exit(0)  # the load's thread is still sending: leave without waiting for it
+
+
+if __name__ == "__main__":
+    main()
