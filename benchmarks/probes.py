@@ -30,8 +30,19 @@ def memory(path: Path) -> dict[str, float]:
     """Peak RSS of a whole preview: read, validate, normalise and dedupe the file."""
     result = run_preview(PreviewRequest(sources=[str(path)], as_of=AS_OF))
     assert result.counts.balanced(), result.counts
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"rows": result.counts.rows_read, "peak_mb": peak_kib / 1024}
+    return {"rows": result.counts.rows_read, "peak_mb": peak_rss_kib() / 1024}
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss
+    across execve, so a child would report its parent's peak when that was higher."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def first_upload(path: Path) -> dict[str, float]:
