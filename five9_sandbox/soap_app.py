@@ -39,7 +39,7 @@ from five9_sandbox.soap_envelope import (
     to_bytes,
     wsdl_document,
 )
-from five9_sandbox.soap_imports import ImportJob, epoch_ms_text
+from five9_sandbox.soap_imports import ImportJob, SoapDesk, epoch_ms_text
 from five9_sandbox.state import Sandbox
 from five9_sandbox.upload_contract import STANDARD_FIELDS, UploadBody
 
@@ -181,7 +181,7 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
             )
         sandbox.event("soap_import_started", identifier=job.identifier, rows=len(rows))
         asyncio.get_running_loop().call_later(
-            sandbox.settings.soap_import_seconds, finish, job, body, early, warnings
+            sandbox.settings.soap_import_seconds, finish, sandbox.soap, job, body, early, warnings
         )
         target = answer("asyncAddRecordsToList")
         add(target, "identifier", job.identifier)
@@ -256,12 +256,15 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
         return (body, numbers), early, warnings
 
     def finish(
+        desk: SoapDesk,
         job: ImportJob,
         read: tuple[UploadBody, list[int]],
         early: list[dict[str, Any]],
         warnings: dict[str, int],
     ) -> None:
         body, numbers = read
+        if sandbox.soap is not desk:  # the domain was reset while the import ran
+            return
         try:
             result = sandbox.import_rows(job.list_name, body) if body.contacts else None
         except KeyError:
