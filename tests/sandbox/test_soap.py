@@ -51,7 +51,7 @@ def started(soap: SoapCaller, rows: list[list[str]], list_name: str = "demo") ->
     assert (answer.status, answer.fault) == (200, None)
     identifier = answer.returned().findtext("identifier")
     assert identifier
-    return identifier
+    return str(identifier)
 
 
 def finished(soap: SoapCaller, identifier: str) -> etree._Element:
