@@ -43,6 +43,7 @@ from sinks.rest_sink import Chunk, DeliveryHooks, Five9RestSink, SetAside, SinkT
 from sinks.settings import Five9Settings
 from sinks.soap_wire import (
     BINDING,
+    CONCURRENT,
     LIST_NOT_FOUND,
     NOT_READY,
     OPERATIONS_LIMIT,
@@ -176,6 +177,7 @@ class Five9SoapSink(Five9RestSink):
         self.totals.chunks += whole
         began = time.monotonic()
         attempts = 0
+        busy = 0  # calls refused because another call of the user was in progress
         while True:
             if self._shared_limit is not None:
                 await self._shared_limit()
@@ -207,6 +209,10 @@ class Five9SoapSink(Five9RestSink):
                     self.totals.throttled += 1
                     self.totals.operations_limited += 1
                     hold = True
+                if name == CONCURRENT:
+                    # Nothing was done; usually our own earlier call (one that timed out here)
+                    # is still running at Five9. Bounded by time, not by attempts.
+                    busy += 1
             except TransportError as error:
                 status = error.status_code
                 if status in (401, 403):
@@ -219,11 +225,11 @@ class Five9SoapSink(Five9RestSink):
             else:
                 await self._settle(chunk, _identifier(identifier), attempts)
                 return
-            if self._policy.gives_up(attempts, time.monotonic() - began):
+            if self._policy.gives_up(attempts - busy, time.monotonic() - began):
                 self._fail(chunk, f"{problem}; gave up after {attempts} attempts", status, attempts)
                 return
             self.totals.retries += 1
-            pause = self._policy.backoff(attempts)
+            pause = self._policy.backoff(attempts - busy or 1)
             if hold:  # the budget is spent (maybe by another run): no call for a while
                 self._pacer.hold(self._pacer.interval + pause)
             else:
