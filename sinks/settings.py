@@ -107,8 +107,8 @@ class Five9Settings(BaseSettings):
             return self
         if "chunk_size" in self.model_fields_set:
             raise ValueError(
-                f"at most {MAX_SOAP_CHUNK} records a call on the SOAP path (FIVE9_REST_ENABLED "
-                "is false)"
+                f"FIVE9_CHUNK_SIZE {self.chunk_size}: at most {MAX_SOAP_CHUNK} records a call "
+                "on the SOAP path (FIVE9_REST_ENABLED is false)"
             )
         self.chunk_size = MAX_SOAP_CHUNK
         return self
