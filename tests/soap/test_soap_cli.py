@@ -143,3 +143,17 @@ def test_cli_without_credentials_loads_over_soap_into_the_embedded_sandbox(
     assert report["target"] == "local sandbox"
     assert (report["delivered"], report["requests"]) == (VALID, -(-VALID // 100))
     assert report["rate_limit"] == "20 requests per 2 s and 60 requests per 6 s"
+
+
+def test_cli_dry_run_over_soap_plans_calls_of_100_without_importing(
+    monkeypatch: pytest.MonkeyPatch, server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    report_file = tmp_path / "report.json"
+    result = load(monkeypatch, soap_env(server), "demo", "--dry-run", "--report", report_file)
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    assert report["would_deliver"] == VALID
+    assert report["requests"] == report["chunks"] == -(-VALID // 100)
+    assert sandbox.soap.calls() == {"getListsInfo": 1}
+    assert sandbox.records("demo") == {}
