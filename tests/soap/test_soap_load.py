@@ -311,3 +311,18 @@ def test_rows_whose_window_closed_before_their_call_are_held_back_as_expired(
     assert (totals.delivered, totals.expired) == (2, 1)
     assert seen == [([11], "expired")]
     assert sorted(stored_calls(sandbox)) == ["2125550100", "2125550102"]
+
+
+def test_calls_over_five9s_record_limit_are_halved_until_they_fit(
+    sample_rows: list[ExpectedRecord],
+) -> None:
+    sandbox = soap_sandbox(soap_max_records=40)
+    with SandboxServer(sandbox) as server:
+        report = load_samples(server, settings=soap_settings(server))
+    assert_complete(report, sandbox, sample_rows)
+    # each call of 100 is refused, then its halves of 50, then 4 calls of 25 land; the last
+    # call holds VALID % 100 rows and fits
+    full = VALID // 100
+    assert report.requests == 7 * full + 1
+    assert report.chunks == full + 1
+    assert len(sandbox.soap.import_times()) == 4 * full + 1
