@@ -2,8 +2,9 @@
 window, faults and an event log. Thread-safe: every public method takes one lock, because
 uvicorn serves from its own thread while a test reads state from the main thread.
 
-Nothing here speaks HTTP; ``rest_app`` maps these outcomes to answers (and a future SOAP
-module can reuse the same state).
+Nothing here speaks HTTP; ``rest_app`` and ``soap_app`` map these outcomes to answers. SOAP
+imports land in the same per-list record stores (``soap_imports`` holds the SOAP user's
+windows and import jobs).
 
 What counts against the rate limit (decided here, the contract is silent): only upload
 requests that pass authentication (401), scope (403) and the domain/list lookup (404) reach
