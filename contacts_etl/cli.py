@@ -308,7 +308,7 @@ def sandbox(
     ] = None,
 ) -> None:
     """Serve the local Five9 sandbox over HTTP until Ctrl-C (consumer key sandbox-key,
-    secret sandbox-secret)."""
+    secret sandbox-secret; SOAP user sandbox-admin, password sandbox-password)."""
     from five9_sandbox import SandboxSettings, serve_forever
 
     settings = SandboxSettings(lists=tuple(list_name) if list_name else ("demo",))

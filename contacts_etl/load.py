@@ -30,7 +30,8 @@ from contacts_etl.run_state import RunState
 from sinks.five9_wire import UploadModes, contact_objects
 from sinks.ledger import RunLedger
 from sinks.rest_sink import Chunk, Five9RestSink
-from sinks.settings import Five9Settings
+from sinks.settings import SOAP_SERVICE_PATH, Five9Settings
+from sinks.soap_sink import Five9SoapSink, SoapTotals
 from sources import ReadOptions, open_sources
 from transforms.normalise import reject_rows
 
@@ -76,6 +77,7 @@ class LoadReport:
     requests_per_window: float = 0.0
     planned_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    five9_warnings: dict[str, int] = field(default_factory=dict)
 
     BUCKETS = (
         "delivered",
@@ -186,6 +188,10 @@ def _embedded_sandbox(
         max_requests=settings.max_requests,
         window_seconds=settings.rate_window_seconds,
         e164=settings.e164,
+        soap_calls_per_minute=settings.soap_calls_per_minute,
+        soap_minute_seconds=settings.soap_minute_seconds,
+        soap_calls_per_hour=settings.soap_calls_per_hour,
+        soap_hour_seconds=settings.soap_hour_seconds,
     )
     server = stack.enter_context(SandboxServer(Sandbox(sandbox_settings)))
     return settings.model_copy(
@@ -194,8 +200,19 @@ def _embedded_sandbox(
             "consumer_key": sandbox_settings.consumer_key,
             "secret_key": SecretStr(sandbox_settings.secret_key),
             "domain_id": None,
+            "soap_url": f"{server.base_url}{SOAP_SERVICE_PATH}",
+            "username": sandbox_settings.username,
+            "password": SecretStr(sandbox_settings.password),
         }
     )
+
+
+SOAP_WINDOW_NOTE = (
+    "Loaded over Five9's legacy SOAP web services (FIVE9_REST_ENABLED=false): each contact "
+    "carries its guard start as the call time, but Five9 does not enforce the end of each "
+    "window on this path; rows whose window closed before their call left were held back as "
+    "expired."
+)
 
 
 def run_load(
@@ -221,8 +238,12 @@ def run_load(
         started_at=pd.Timestamp.now(tz="UTC").strftime(TIME),
         list_name=request.list_name,
         dry_run=request.dry_run,
-        rate_limit=f"{settings.max_requests} requests per {settings.rate_window_seconds:g} s",
+        rate_limit=" and ".join(
+            f"{calls} requests per {window:g} s" for calls, window in settings.rate_limits()
+        ),
     )
+    if not settings.rest_enabled:
+        report.notes.append(SOAP_WINDOW_NOTE)
     with ExitStack() as stack:
         if settings.uses_sandbox:
             settings = _embedded_sandbox(settings, request, stack)
@@ -279,7 +300,8 @@ def run_load(
                 why = reason if isinstance(reason, str) else reason.reindex(chunk.originals.index)
                 rejects.write(reject_rows(chunk.originals, mask, bucket, why))
 
-        sink = Five9RestSink(
+        # FIVE9_REST_ENABLED (Five9's RestAPIEnabled) picks the wire; both sinks act alike.
+        sink = (Five9RestSink if settings.rest_enabled else Five9SoapSink)(
             settings,
             request.list_name,
             UploadModes(
@@ -335,6 +357,8 @@ def run_load(
         spread = (len(sent) - 1) / (sent[-1] - sent[0])
         report.requests_per_window = round(spread * settings.rate_window_seconds, 1)
     report.retries = totals.retries
+    if isinstance(totals, SoapTotals):
+        report.five9_warnings = dict(totals.warnings)
     report.finished_at = pd.Timestamp.now(tz="UTC").strftime(TIME)
     if request.report is not None:
         try:

@@ -20,6 +20,7 @@ from sinks.five9_wire import UploadModes
 from sinks.ledger import DeadLetter, RunLedger
 from sinks.rest_sink import Chunk, Five9RestSink
 from sinks.settings import Five9Settings
+from sinks.soap_sink import Five9SoapSink
 
 
 @dataclass
@@ -77,8 +78,9 @@ def run_retry(
     """Send the list's dead letters again; keep the store true to what landed."""
     if settings.uses_sandbox:
         raise SettingError(
-            "contacts-etl retry sends to Five9: set FIVE9_REGION or FIVE9_BASE_URL and the "
-            "credentials (the embedded sandbox keeps no dead letters)"
+            "contacts-etl retry sends to Five9: set FIVE9_REGION or FIVE9_BASE_URL (on the "
+            "SOAP path FIVE9_SOAP_URL) and the credentials (the embedded sandbox keeps no dead "
+            "letters)"
         )
     ledger = RunLedger(state_dir)
     try:
@@ -120,7 +122,7 @@ async def _replay(
             codes = part.codes[part.contacts.index.isin(labels)]
             ledger.remove_dead_letters(list_name, ((run_id, int(c)) for c in codes))
 
-    sink = Five9RestSink(
+    sink = (Five9RestSink if settings.rest_enabled else Five9SoapSink)(
         settings,
         list_name,
         UploadModes(

@@ -23,7 +23,7 @@ from transforms.normalise import NormaliseOptions
 
 def credential_id(settings: Five9Settings) -> str:
     """Names a credential in the ledger without holding anything secret."""
-    material = f"{settings.resolved_base_url()}|{settings.consumer_key}"
+    material = f"{settings.resolved_base_url()}|{settings.credential_name}"
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
 
 
@@ -93,7 +93,8 @@ class RunState:
 
     def pacer_start(self, settings: Five9Settings) -> float | None:
         """The wall-clock time the next request may leave, given the credential's last ones."""
-        recent = self.ledger.recent_sends(self.credential, settings.rate_window_seconds)
+        window = max(seconds for _, seconds in settings.rate_limits())
+        recent = self.ledger.recent_sends(self.credential, window)
         return recent[-1] + settings.request_interval() if recent else None
 
     def hooks(self) -> DeliveryHooks:

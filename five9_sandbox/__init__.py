@@ -1,4 +1,5 @@
-"""A local Five9 REST stand-in served over real HTTP, as strict as Five9 (five9-api.md 1, 2, 4).
+"""A local Five9 stand-in served over real HTTP, as strict as Five9 (five9-api.md 1-4): the REST
+calls and the legacy SOAP AdminWebService.
 
 It is the embedded default target of the pipeline and the peer every test talks to on
 loopback. Layout, one concern a module:
@@ -8,6 +9,8 @@ loopback. Layout, one concern a module:
 - ``phone_rules``: Five9 number rules [confirmed]; ``importer``: per-row ``importTroubles``;
 - ``rate_window``: the sliding-window log per credential;
 - ``state``: ``Sandbox``, the thread-safe in-memory domain;
+- ``soap_imports``: the SOAP user, its two windows and asynchronous import jobs;
+  ``soap_envelope``: SOAP envelopes with lxml; ``soap_app``: the SOAP routes and WSDL;
 - ``rest_app`` / ``inspection`` / ``app``: HTTP routes; ``connection_drop``: hanging up;
 - ``server``: ``SandboxServer`` (background thread) and ``serve_forever`` (blocking).
 """

@@ -1,8 +1,5 @@
-"""The ASGI application: Five9 REST routes plus the ``/_sandbox`` inspection routes.
-
-A later legacy SOAP module (five9-api.md section 3) adds its own router here, over the same
-``Sandbox`` state; nothing in the REST routes needs to change for it.
-"""
+"""The ASGI application: Five9 REST routes, the legacy SOAP AdminWebService (five9-api.md
+section 3) over the same ``Sandbox`` state, and the ``/_sandbox`` inspection routes."""
 
 from __future__ import annotations
 
@@ -13,6 +10,7 @@ from starlette.types import ASGIApp
 from five9_sandbox.connection_drop import DropConnectionMiddleware
 from five9_sandbox.inspection import inspection_router
 from five9_sandbox.rest_app import ApiError, rest_router
+from five9_sandbox.soap_app import soap_router
 from five9_sandbox.state import Sandbox
 
 
@@ -33,6 +31,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
 
     app.add_exception_handler(ApiError, api_error)
     app.include_router(rest_router(sandbox))
+    app.include_router(soap_router(sandbox))
     app.include_router(inspection_router(sandbox))
     app.state.sandbox = sandbox
     return app

@@ -15,6 +15,10 @@ Order inside one upload request (after authentication, scope and list checks):
 5. the body is validated; ``refuse_chunk_containing`` answers 400 for the whole request.
 6. ``expire_tokens_after``: counts 200 answers; when it reaches N every token issued so far
    becomes invalid (the next call gets 401), once.
+
+SOAP ``asyncAddRecordsToList`` calls meet the same faults in the same order, with
+``soap_operations_limit`` in place of ``storm_429``; an injected 500 is a SOAP ``ServerFault``,
+502/503/504 a plain-text gateway answer. ``soap_not_ready`` acts on ``getListImportResult``.
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ class FaultPlan:
     """After N successful (200) uploads every token issued so far is invalid (-> 401), once."""
     refuse_chunk_containing: str | None = None
     """Any upload with a contact whose number1 equals this -> 400 for the whole request."""
+    soap_operations_limit: int = 0
+    """SOAP: answer the next N asyncAddRecordsToList calls OperationsLimitExceededFault
+    regardless of the windows (not counted against them)."""
+    soap_not_ready: int = 0
+    """SOAP: answer the next N getListImportResult calls ResultIsNotReadyFault even when the
+    import has finished."""
 
 
 class FaultInjector:
@@ -98,6 +108,20 @@ class FaultInjector:
             self._injected_5xx += 1
             return status
         return None
+
+    def take_operations_limit(self) -> bool:
+        """True when this SOAP import call is to be refused as over the limit."""
+        if self.plan.soap_operations_limit > 0:
+            self.plan.soap_operations_limit -= 1
+            return True
+        return False
+
+    def take_not_ready(self) -> bool:
+        """True when this getListImportResult is to be answered ResultIsNotReadyFault."""
+        if self.plan.soap_not_ready > 0:
+            self.plan.soap_not_ready -= 1
+            return True
+        return False
 
     def refuses(self, number1_values: list[str]) -> bool:
         """True when the upload contains the number the plan refuses."""

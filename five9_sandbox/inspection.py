@@ -11,6 +11,8 @@ another process. No authentication: the sandbox listens on loopback only.
   ``GET /_sandbox/dropped-e164`` -> ``{"dropped": [...]}``
 - ``GET  /_sandbox/faults`` -> the live plan; ``PUT /_sandbox/faults`` (a JSON ``FaultPlan``,
   unknown keys or wrong types -> 400) replaces it
+- ``GET  /_sandbox/soap`` -> counted asyncAddRecordsToList times, the most in any sliding
+  minute and hour window, the SOAP limits, and calls per operation
 - ``POST /_sandbox/reset`` -> back to a fresh domain (see ``Sandbox.reset``)
 """
 
@@ -73,6 +75,10 @@ def inspection_router(sandbox: Sandbox) -> APIRouter:
                 "window_seconds": sandbox.settings.window_seconds,
             }
         )
+
+    @router.get("/soap")
+    async def soap() -> Response:
+        return JSONResponse(sandbox.soap.summary(sandbox.started_at))
 
     @router.get("/events")
     async def events() -> Response:

@@ -34,6 +34,11 @@ class SlidingWindowLog:
         oldest = times[first_inside]
         return max(1, math.ceil(oldest + self.window_seconds - now))
 
+    def would_admit(self, key: str, now: float) -> bool:
+        """True when ``try_admit`` would count the request now (nothing is counted here)."""
+        times = self._times.get(key, [])
+        return len(times) - bisect_right(times, now - self.window_seconds) < self.max_requests
+
     def times(self, key: str | None = None) -> list[float]:
         """Counted arrival times, in arrival order (all credentials merged when key is None)."""
         if key is not None:

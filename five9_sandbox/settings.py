@@ -22,6 +22,8 @@ class SandboxSettings:
     secret_key: str = "sandbox-secret"
     domain_id: str = "sandbox-domain"
     username: str = "sandbox-admin"
+    password: str = "sandbox-password"
+    """The SOAP admin user's password (HTTP Basic with ``username``)."""
     scopes: frozenset[str] = DEFAULT_SCOPES
     """Scopes granted to every token of the credential."""
     lists: tuple[str, ...] = ("demo",)
@@ -36,6 +38,15 @@ class SandboxSettings:
     e164: bool = False
     """Domain set to E.164: a leading "+" is accepted instead of silently dropped."""
     faults: FaultPlan = field(default_factory=FaultPlan)
+    soap_max_records: int = 100
+    """Records per asyncAddRecordsToList call [confirmed] ..."""
+    soap_calls_per_minute: int = 20
+    soap_minute_seconds: float = 60.0
+    soap_calls_per_hour: int = 1000
+    soap_hour_seconds: float = 3600.0
+    """... and its calls per user in two sliding windows [confirmed]; scaled down in tests."""
+    soap_import_seconds: float = 0.05
+    """How long an asynchronous import runs before its result is ready."""
     custom_fields: frozenset[str] | None = None
     """Custom contact fields that exist in the domain; None accepts any field name. When set,
     an upload naming any other non-standard field is refused with 400 [assumed]."""
@@ -43,6 +54,7 @@ class SandboxSettings:
     def __repr__(self) -> str:  # never show the secret
         return (
             f"SandboxSettings(consumer_key={self.consumer_key!r}, secret_key='***', "
+            f"username={self.username!r}, password='***', "
             f"domain_id={self.domain_id!r}, lists={self.lists!r}, "
             f"max_requests={self.max_requests}, window_seconds={self.window_seconds})"
         )

@@ -2,8 +2,9 @@
 window, faults and an event log. Thread-safe: every public method takes one lock, because
 uvicorn serves from its own thread while a test reads state from the main thread.
 
-Nothing here speaks HTTP; ``rest_app`` maps these outcomes to answers (and a future SOAP
-module can reuse the same state).
+Nothing here speaks HTTP; ``rest_app`` and ``soap_app`` map these outcomes to answers. SOAP
+imports land in the same per-list record stores (``soap_imports`` holds the SOAP user's
+windows and import jobs).
 
 What counts against the rate limit (decided here, the contract is silent): only upload
 requests that pass authentication (401), scope (403) and the domain/list lookup (404) reach
@@ -34,7 +35,8 @@ from five9_sandbox.importer import (
 )
 from five9_sandbox.rate_window import SlidingWindowLog
 from five9_sandbox.settings import SandboxSettings
-from five9_sandbox.upload_contract import BadRequestError, parse_upload
+from five9_sandbox.soap_imports import SoapDesk
+from five9_sandbox.upload_contract import BadRequestError, UploadBody, parse_upload
 
 _LIST_ID_NAMESPACE = uuid.UUID("6f1c2a52-3c55-4a5e-9d43-5f9e0c1d7a11")
 
@@ -105,6 +107,7 @@ class Sandbox:
         self._faults = FaultInjector(self.settings.faults)
         self._events: list[dict[str, Any]] = []
         self._dropped: list[DroppedContact] = []
+        self.soap = SoapDesk(self.settings)
         self.reset()
 
     # ----------------------------------------------------------------- control and inspection
@@ -123,6 +126,7 @@ class Sandbox:
             self._faults = FaultInjector(self.settings.faults)
             self._events.clear()
             self._dropped.clear()
+            self.soap = SoapDesk(self.settings)
             for name in self.settings.lists:
                 self.add_list(name)
 
@@ -178,6 +182,11 @@ class Sandbox:
         """Contacts dropped silently for a leading "+" outside E.164 mode (a copy)."""
         with self._lock:
             return list(self._dropped)
+
+    def event(self, kind: str, **details: Any) -> None:
+        """Add an event to the log (for the SOAP routes)."""
+        with self._lock:
+            self._event(kind, **details)
 
     def _event(self, kind: str, **details: Any) -> None:
         self._events.append({"kind": kind, "t": time.monotonic() - self.started_at, **details})
@@ -301,6 +310,57 @@ class Sandbox:
                 self._revoked.update(self._tokens)
                 self._tokens.clear()
                 self._event("tokens_expired_early", count=len(self._revoked))
+            return result
+
+    # ------------------------------------------------------------------- SOAP (legacy path)
+
+    def begin_soap_import(self, user: str, list_name: str) -> UploadGate:
+        """Faults and both SOAP windows for an authenticated asyncAddRecordsToList call, in
+        the order of ``begin_upload`` (``storm_429`` is an injected OperationsLimitExceeded)."""
+        with self._lock:
+            faults = self._faults
+            delay = faults.take_slow()
+            if delay:
+                self._event("slow_answer", seconds=delay, list=list_name)
+            if faults.take_operations_limit():
+                self._event("soap_operations_limit", injected=True, user=user)
+                return UploadGate("storm_429", delay)
+            if not self.soap.admit(user, time.monotonic()):
+                self._event("soap_operations_limit", injected=False, user=user)
+                return UploadGate("rate_limited", delay)
+            if faults.take_drop():
+                self._event("dropped_connection", user=user, list=list_name)
+                return UploadGate("drop", delay, load_before_drop=faults.plan.drop_after_load)
+            status = faults.take_5xx()
+            if status is not None:
+                self._event("error_5xx", status=status, user=user, list=list_name)
+                return UploadGate("error_5xx", delay, status=status)
+            return UploadGate("proceed", delay)
+
+    def soap_result_not_ready(self) -> bool:
+        """True when an injected ResultIsNotReadyFault answers this getListImportResult."""
+        with self._lock:
+            return self._faults.take_not_ready()
+
+    def import_rows(self, list_name: str, body: UploadBody) -> ImportResult:
+        """Import rows already read (the SOAP path) like an upload's; KeyError for a list
+        that no longer exists."""
+        with self._lock:
+            target_list = self._lists.get(list_name)
+            if target_list is None:
+                raise KeyError(list_name)
+            result = import_contacts(
+                target_list.records, body, list_name=list_name, e164=self.settings.e164
+            )
+            for dropped in result.dropped:
+                self._dropped.append(dropped)
+                self._event(
+                    "dropped_e164",
+                    list=list_name,
+                    row_number=dropped.row_number,
+                    field=dropped.field,
+                    value=dropped.value,
+                )
             return result
 
     def note_bad_request(self, list_name: str, error: BadRequestError) -> None:

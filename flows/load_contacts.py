@@ -36,8 +36,9 @@ CALLER_PROGRESS: ContextVar[LoadProgress | None] = ContextVar("caller_progress",
 
 
 def five9_settings() -> Five9Settings:
-    """Settings from the environment; the secret from a Prefect Secret block when
-    FIVE9_SECRET_BLOCK names one (never from a Variable or a file in the repository)."""
+    """Settings from the environment; the secret (on the SOAP path, the password) from a
+    Prefect Secret block when FIVE9_SECRET_BLOCK names one (never from a Variable or a file in
+    the repository)."""
     settings = load_settings()
     block = os.environ.get("FIVE9_SECRET_BLOCK", "").strip()
     if not block:
@@ -48,7 +49,8 @@ def five9_settings() -> Five9Settings:
         secret = loaded.get()
     except ValueError:
         raise SettingError(f"FIVE9_SECRET_BLOCK {block!r}: no such Secret block") from None
-    return settings.model_copy(update={"secret_key": SecretStr(str(secret))})
+    which = "secret_key" if settings.rest_enabled else "password"
+    return settings.model_copy(update={which: SecretStr(str(secret))})
 
 
 def summary_markdown(report: LoadReport) -> str:

@@ -7,6 +7,12 @@ seconds admits at most `1 + decay * W < N` requests across all runs together. Pr
 polling is coarse (acquisitions arrive later than the decay allows, never earlier), so the
 runs achieve somewhat less than the ceiling; each run's summary shows the rate it achieved.
 The in-process pacer stays in force too, and alone serves runs without a Prefect server.
+
+On the SOAP path (FIVE9_REST_ENABLED=false) the budget belongs to the Five9 user, so the limit
+is one per user name (`credential_id`) and its decay honours both of Five9's SOAP limits.
+Five9's "one call at a time per user" is kept within a run (the SOAP sink makes one call at a
+time); two runs with the same user at once can still meet ConcurrentModificationFault, which
+the sink waits out and retries.
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ def limit_name(settings: Five9Settings) -> str:
 
 
 def limit_decay(settings: Five9Settings) -> float:
-    """Slots a second that keep any window at or under the limit with one slot to burst."""
-    guard = max(settings.rate_window_seconds * settings.rate_margin, settings.rate_guard_seconds)
-    return (settings.max_requests - 1) / (settings.rate_window_seconds + guard)
+    """Slots a second that keep any window at or under its limit with one slot to burst (on
+    the SOAP path both of them: 20 calls a minute and 1,000 an hour, per Five9 user)."""
+    return min(
+        (calls - 1) / (window + max(window * settings.rate_margin, settings.rate_guard_seconds))
+        for calls, window in settings.rate_limits()
+    )
 
 
 def ensure_shared_limit(settings: Five9Settings) -> str:

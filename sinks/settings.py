@@ -1,6 +1,9 @@
 """Five9 settings from the environment and a `.env` file, checked before anything is sent.
 
-The secret is a `SecretStr`: it prints as `**********` in every repr, log and error.
+The secret and the password are `SecretStr`: they print as `**********` in every repr, log
+and error. `FIVE9_REST_ENABLED` (Five9's `RestAPIEnabled`) picks the path: on (the default),
+REST with OAuth2 client credentials; off, the legacy SOAP Configuration Web Services with an
+admin user's name and password (shared/five9-api.md section 3).
 """
 
 from __future__ import annotations
@@ -21,6 +24,16 @@ REGION_BASE_URLS = {
     "in": "https://api.prod.in.five9.net",
 }
 MAX_CHUNK = 1000  # contacts per upload request [confirmed]
+# shared/five9-api.md section 3 [confirmed]. The REST regions map onto them: us -> US,
+# ca -> CA, uk -> UK, eu -> Frankfurt; India has no published SOAP host (set FIVE9_SOAP_URL).
+REGION_SOAP_HOSTS = {
+    "us": "api.five9.com",
+    "ca": "api.five9.ca",
+    "uk": "api.five9.eu",
+    "eu": "api.eu.five9.com",
+}
+SOAP_SERVICE_PATH = "/wsadmin/v13/AdminWebService"
+MAX_SOAP_CHUNK = 100  # records per asyncAddRecordsToList call [confirmed]
 
 
 class Five9Settings(BaseSettings):
@@ -55,8 +68,20 @@ class Five9Settings(BaseSettings):
         "UPDATE_FIRST"
     )
     list_add_mode: Literal["ADD_FIRST", "ADD_ALL", "ADD_IF_SOLE_CRM_MATCH"] = "ADD_FIRST"
+    # The legacy SOAP path (FIVE9_REST_ENABLED=false).
+    rest_enabled: bool = True
+    username: str | None = None
+    password: SecretStr | None = None
+    soap_url: str | None = None
+    """The AdminWebService endpoint; default: the region's host (REGION_SOAP_HOSTS)."""
+    soap_calls_per_minute: int = Field(default=20, ge=1)
+    soap_minute_seconds: float = Field(default=60.0, gt=0)
+    soap_calls_per_hour: int = Field(default=1000, ge=1)
+    soap_hour_seconds: float = Field(default=3600.0, gt=0)
+    soap_poll_seconds: float = Field(default=5.0, ge=0)
+    """`waitTime` of each isImportRunning poll: Five9 answers once the import ends or then."""
 
-    @field_validator("base_url")
+    @field_validator("base_url", "soap_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else None
@@ -71,27 +96,74 @@ class Five9Settings(BaseSettings):
         if bool(self.consumer_key) != bool(self.secret_key and self.secret_key.get_secret_value()):
             missing = "FIVE9_SECRET_KEY" if self.consumer_key else "FIVE9_CONSUMER_KEY"
             raise ValueError(f"{missing} is not set (the consumer key and secret come together)")
+        if bool(self.username) != bool(self.password and self.password.get_secret_value()):
+            missing = "FIVE9_PASSWORD" if self.username else "FIVE9_USERNAME"
+            raise ValueError(f"{missing} is not set (the user name and password come together)")
+        return self
+
+    @model_validator(mode="after")
+    def _soap_chunks_hold_at_most_100(self) -> Five9Settings:
+        if self.rest_enabled or self.chunk_size <= MAX_SOAP_CHUNK:
+            return self
+        if "chunk_size" in self.model_fields_set:
+            raise ValueError(
+                f"FIVE9_CHUNK_SIZE {self.chunk_size}: at most {MAX_SOAP_CHUNK} records a call "
+                "on the SOAP path (FIVE9_REST_ENABLED is false)"
+            )
+        self.chunk_size = MAX_SOAP_CHUNK
         return self
 
     @property
     def uses_sandbox(self) -> bool:
-        """No credentials and no base URL: load into the embedded local sandbox."""
-        return not self.consumer_key and not self.base_url and not self.region
+        """No credentials and no address: load into the embedded local sandbox."""
+        if self.rest_enabled:
+            return not self.consumer_key and not self.base_url and not self.region
+        return not self.username and not self.soap_url and not self.region
+
+    @property
+    def credential_name(self) -> str | None:
+        """Who the upload budget belongs to: the consumer key, or the SOAP user."""
+        return self.consumer_key if self.rest_enabled else self.username
 
     def resolved_base_url(self) -> str:
-        """The API's base URL: FIVE9_BASE_URL, else the region's."""
+        """Where uploads go: the REST base URL (FIVE9_BASE_URL, else the region's), or on the
+        SOAP path the AdminWebService endpoint (FIVE9_SOAP_URL, else the region's host)."""
+        if not self.rest_enabled:
+            return self.resolved_soap_url()
         if self.base_url:
             return self.base_url
         if self.region:
             return REGION_BASE_URLS[self.region]
         raise SettingError("set FIVE9_REGION (us, ca, eu, uk, in) or FIVE9_BASE_URL")
 
+    def resolved_soap_url(self) -> str:
+        """The AdminWebService endpoint: FIVE9_SOAP_URL, else the region's host."""
+        if self.soap_url:
+            return self.soap_url
+        if self.region in REGION_SOAP_HOSTS:
+            return f"https://{REGION_SOAP_HOSTS[self.region]}{SOAP_SERVICE_PATH}"
+        if self.region:
+            raise SettingError(
+                f"FIVE9_REGION {self.region}: no SOAP host is known for it; set FIVE9_SOAP_URL"
+            )
+        raise SettingError("set FIVE9_REGION (us, ca, eu, uk) or FIVE9_SOAP_URL")
+
+    def rate_limits(self) -> list[tuple[int, float]]:
+        """(upload calls, window seconds) pairs Five9 enforces on the chosen path."""
+        if self.rest_enabled:
+            return [(self.max_requests, self.rate_window_seconds)]
+        return [
+            (self.soap_calls_per_minute, self.soap_minute_seconds),
+            (self.soap_calls_per_hour, self.soap_hour_seconds),
+        ]
+
     def request_interval(self) -> float:
-        """Seconds between two upload requests so no sliding window holds more than the limit:
-        the limit's requests span the window plus a guard that absorbs network jitter."""
-        window = self.rate_window_seconds
-        guard = max(window * self.rate_margin, self.rate_guard_seconds)
-        return (window + guard) / self.max_requests
+        """Seconds between two upload requests so no sliding window holds more than its limit:
+        each limit's requests span its window plus a guard that absorbs network jitter."""
+        return max(
+            (window + max(window * self.rate_margin, self.rate_guard_seconds)) / calls
+            for calls, window in self.rate_limits()
+        )
 
 
 def load_settings(**overrides: object) -> Five9Settings:

@@ -1,0 +1,163 @@
+"""Resuming a SOAP load: a rerun never sends a delivered row again, dead letters are replayed
+over SOAP, and a load killed at random points (SIGKILL) ends complete after reruns."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
+from contacts_etl.retry import run_retry
+from five9_sandbox import FaultPlan, Sandbox, SandboxServer
+from sinks.ledger import RunLedger
+from tests.conftest import ROOT
+from tests.sinks.sink_helpers import AS_OF_TS, generate_contacts, max_in_window, preview_rows
+
+from .soap_helpers import (
+    HOUR,
+    MINUTE,
+    PER_HOUR,
+    PER_MINUTE,
+    soap_env,
+    soap_sandbox,
+    soap_settings,
+    stored_calls,
+    wanted_calls,
+)
+
+ROWS = 200
+CHUNK = 20
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    with SandboxServer(soap_sandbox()) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox(server: SandboxServer) -> Sandbox:
+    server.sandbox.reset()
+    return server.sandbox
+
+
+@pytest.fixture
+def contacts(tmp_path: Path) -> Path:
+    return generate_contacts(tmp_path / "contacts.csv", ROWS)
+
+
+def load(server: SandboxServer, source: Path, state: Path, **settings: object) -> LoadReport:
+    request = LoadRequest(
+        sources=[str(source)],
+        as_of=AS_OF_TS,
+        list_name="demo",
+        state_dir=state,
+        rejects=source.with_suffix(".rejects.csv"),
+    )
+    return run_load(request, soap_settings(server, chunk_size=CHUNK, **settings), LoadProgress())
+
+
+def test_rerun_of_a_finished_load_sends_nothing(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    first = load(server, contacts, tmp_path / "state")
+    again = load(server, contacts, tmp_path / "state")
+    assert first.delivered == ROWS
+    assert (again.delivered, again.already_delivered, again.requests) == (0, ROWS, 0)
+    assert again.run_id == first.run_id
+    assert again.balanced()
+    assert {record.writes for record in sandbox.records("demo").values()} == {1}
+
+
+def test_failed_rows_wait_as_dead_letters_and_retry_replays_them_over_soap(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    sandbox.set_faults(FaultPlan(errors_5xx=2))
+    first = load(server, contacts, state, max_attempts=1)
+    assert first.failed == 2 * CHUNK
+    ledger = RunLedger(state)
+    letters = ledger.dead_letters("demo")
+    assert len(letters) == first.failed
+    assert {letter.bucket for letter in letters} == {"failed"}
+
+    replayed = run_retry("demo", soap_settings(server, chunk_size=CHUNK), state)
+    assert (replayed.delivered, replayed.failed) == (2 * CHUNK, 0)
+    assert ledger.dead_letters("demo") == []
+    assert len(sandbox.records("demo")) == ROWS
+    rerun = load(server, contacts, state)
+    assert (rerun.already_delivered, rerun.requests) == (ROWS, 0)
+    ledger.close()
+
+
+def test_rerun_right_after_a_run_starts_its_pacer_after_the_last_calls(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    load(server, contacts, state)
+    load(server, generate_contacts(tmp_path / "other.csv", ROWS, first=3_000_000_000), state)
+    times = sandbox.soap.import_times()
+    assert len(times) == 2 * ROWS // CHUNK
+    assert sandbox.events_of("soap_operations_limit") == []
+    assert max_in_window(times, MINUTE) <= PER_MINUTE
+    assert max_in_window(times, HOUR) <= PER_HOUR
+
+
+KILL_POINTS = 4
+
+
+def test_load_killed_at_random_points_ends_complete_after_reruns(
+    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    source = generate_contacts(tmp_path / "contacts.csv", 600)
+    expected = wanted_calls(preview_rows([source], tmp_path / "would_send.csv"))
+    sandbox.set_faults(FaultPlan(slow_seconds=0.2))  # calls in flight at most moments
+    env = {
+        **os.environ,
+        **soap_env(server),
+        "FIVE9_CHUNK_SIZE": str(CHUNK),
+        "CONTACTS_STATE_DIR": str(tmp_path / "state"),
+    }
+    report = tmp_path / "report.json"
+    command = [
+        sys.executable, "-m", "contacts_etl", "load", str(source), "--list", "demo",
+        "--as-of", "2026-11-27T00:00:00Z", "--report", str(report),
+    ]  # fmt: skip
+    rng = random.Random(20261127)
+    killed = 0
+    for _ in range(KILL_POINTS):
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        time.sleep(rng.uniform(1.5, 3.5))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        process.wait(timeout=60)
+    assert killed >= KILL_POINTS - 1
+    assert len(stored_calls(sandbox)) < len(expected)
+
+    final = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stderr
+    result = json.loads(report.read_text())
+    buckets = [
+        "delivered", "rejected_by_five9", "invalid", "expired", "duplicate", "failed",
+        "already_delivered", "would_deliver",
+    ]  # fmt: skip
+    assert result["rows_read"] == sum(result[b] for b in buckets) == 600
+    assert result["delivered"] + result["already_delivered"] == len(expected)
+    assert result["failed"] == 0
+    assert result["already_delivered"] > 0
+    assert stored_calls(sandbox) == expected
+    # a contact is written again only when a kill fell between its call and its result
+    rewritten = [r for r in sandbox.records("demo").values() if r.writes > 1]
+    assert len(rewritten) <= killed * CHUNK

@@ -1,0 +1,80 @@
+"""Settings of the SOAP path: picked by FIVE9_REST_ENABLED, host by region, both limits in
+the pacing, at most 100 records a call, the password never shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from contacts_etl.errors import SettingError
+from flows.rate_limit import limit_decay
+from sinks.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def soap_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIVE9_REST_ENABLED", "false")
+
+
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [
+        ("us", "api.five9.com"),
+        ("ca", "api.five9.ca"),
+        ("uk", "api.five9.eu"),
+        ("eu", "api.eu.five9.com"),
+    ],
+)
+def test_region_gives_the_soap_host(
+    monkeypatch: pytest.MonkeyPatch, region: str, host: str
+) -> None:
+    monkeypatch.setenv("FIVE9_REGION", region)
+    monkeypatch.setenv("FIVE9_USERNAME", "admin@example.com")
+    monkeypatch.setenv("FIVE9_PASSWORD", "p4ss-w0rd-value")
+    settings = load_settings()
+    assert settings.resolved_base_url() == f"https://{host}/wsadmin/v13/AdminWebService"
+    assert not settings.uses_sandbox
+    assert settings.credential_name == "admin@example.com"
+    assert "p4ss-w0rd-value" not in repr(settings)
+    assert "p4ss-w0rd-value" not in str(settings.model_dump())
+
+
+def test_india_has_no_soap_host_and_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIVE9_REGION", "in")
+    with pytest.raises(SettingError, match="FIVE9_SOAP_URL"):
+        load_settings().resolved_base_url()
+
+
+def test_rest_credentials_alone_still_mean_the_sandbox_on_the_soap_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FIVE9_CONSUMER_KEY", "key")
+    monkeypatch.setenv("FIVE9_SECRET_KEY", "secret")
+    assert load_settings().uses_sandbox
+
+
+def test_user_name_without_password_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIVE9_USERNAME", "admin@example.com")
+    with pytest.raises(SettingError, match="FIVE9_PASSWORD is not set"):
+        load_settings()
+
+
+def test_chunks_default_to_100_and_more_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().chunk_size == 100
+    monkeypatch.setenv("FIVE9_CHUNK_SIZE", "101")
+    with pytest.raises(SettingError, match="FIVE9_CHUNK_SIZE 101: at most 100"):
+        load_settings()
+
+
+def test_pacing_honours_both_limits_with_a_margin() -> None:
+    settings = load_settings()
+    assert settings.rate_limits() == [(20, 60.0), (1000, 3600.0)]
+    # 1,000 an hour binds: (3600 + 5%) / 1000 s apart, longer than (60 + 5%) / 20
+    assert settings.request_interval() == pytest.approx(3.78)
+    assert limit_decay(settings) == pytest.approx(999 / 3780)
+
+
+def test_rest_path_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIVE9_REST_ENABLED", "true")
+    settings = load_settings()
+    assert settings.chunk_size == 1000
+    assert settings.request_interval() == pytest.approx(63 / 40)
