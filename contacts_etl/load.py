@@ -114,15 +114,17 @@ class LoadProgress:
     settled: Callable[[int], None] = lambda _: None
 
 
-def chunks_of(batches: Iterator[ReadyBatch], size: int) -> Iterator[Chunk]:
-    """Cut the contacts into chunks of exactly `size` (the last may be smaller), in order,
-    each with its contacts' JSON objects made ahead, a whole batch at a time."""
+def chunks_of(
+    batches: Iterator[ReadyBatch], size: int, *, json_objects: bool = True
+) -> Iterator[Chunk]:
+    """Cut the contacts into chunks of exactly `size` (the last may be smaller), in order;
+    with `json_objects`, each with its contacts' REST JSON objects made ahead, a whole batch
+    at a time."""
     number = 0
     carry: Chunk | None = None
     for batch in batches:
-        whole = Chunk(
-            number, batch.contacts, batch.originals, batch.codes, contact_objects(batch.contacts)
-        )
+        objects = contact_objects(batch.contacts) if json_objects else None
+        whole = Chunk(number, batch.contacts, batch.originals, batch.codes, objects)
         if carry is not None:
             whole = _joined(carry, whole)
         start, rows = 0, len(whole.codes)
@@ -147,13 +149,15 @@ def _rows(chunk: Chunk, start: int, stop: int, number: int) -> Chunk:
 
 
 def _joined(first: Chunk, second: Chunk) -> Chunk:
-    parts = [first.objects, second.objects]
+    objects = None
+    if first.objects is not None and second.objects is not None:
+        objects = pd.concat([first.objects, second.objects], ignore_index=True)
     return Chunk(
         first.number,
         pd.concat([first.contacts, second.contacts], ignore_index=True),
         pd.concat([first.originals, second.originals], ignore_index=True),
         np.concatenate([first.codes, second.codes]),
-        pd.concat([p for p in parts if p is not None], ignore_index=True),
+        objects,
     )
 
 
@@ -333,7 +337,9 @@ def run_load(
                         max(report.requests - 1, 0) * settings.request_interval(), 1
                     )
                     return
-                chunks = chunks_of(pipeline.contacts(), settings.chunk_size)
+                chunks = chunks_of(
+                    pipeline.contacts(), settings.chunk_size, json_objects=settings.rest_enabled
+                )
                 await sink.deliver(made_ahead(chunks, pipeline, progress))
 
         asyncio.run(load())

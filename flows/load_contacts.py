@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from contacts_etl.errors import ContactsEtlError, SettingError
 from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
 from flows.rate_limit import shared_limit
-from sinks.settings import Five9Settings, load_settings
+from sinks.settings import Five9Settings, load_settings, secret_field
 from transforms.normalise import DEFAULT_ZONE
 
 REJECTS_SHOWN = 100
@@ -39,18 +39,18 @@ def five9_settings() -> Five9Settings:
     """Settings from the environment; the secret (on the SOAP path, the password) from a
     Prefect Secret block when FIVE9_SECRET_BLOCK names one (never from a Variable or a file in
     the repository)."""
-    settings = load_settings()
     block = os.environ.get("FIVE9_SECRET_BLOCK", "").strip()
     if not block:
-        return settings
+        return load_settings()
     try:
         loaded = Secret.load(block)
         assert isinstance(loaded, Secret)  # load() is sync here: not called from a coroutine
         secret = loaded.get()
     except ValueError:
         raise SettingError(f"FIVE9_SECRET_BLOCK {block!r}: no such Secret block") from None
-    which = "secret_key" if settings.rest_enabled else "password"
-    return settings.model_copy(update={which: SecretStr(str(secret))})
+    # The block fills the secret before the settings are checked: the key (or user) alone in
+    # the environment is then complete.
+    return load_settings(**{secret_field(): SecretStr(str(secret))})
 
 
 def summary_markdown(report: LoadReport) -> str:

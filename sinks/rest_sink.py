@@ -218,7 +218,7 @@ class Five9RestSink:
         slots = asyncio.Semaphore(self.settings.max_in_flight)
         try:
             async with asyncio.TaskGroup() as group:
-                async for chunk in _each(chunks):
+                async for chunk in each_chunk(chunks):
                     await slots.acquire()
                     task = group.create_task(self._send(chunk))
                     task.add_done_callback(lambda _: slots.release())
@@ -371,7 +371,8 @@ class Five9RestSink:
         self._settled(len(chunk.contacts))
 
 
-async def _each(chunks: AsyncIterable[Chunk] | Iterable[Chunk]) -> AsyncIterator[Chunk]:
+async def each_chunk(chunks: AsyncIterable[Chunk] | Iterable[Chunk]) -> AsyncIterator[Chunk]:
+    """The chunks one by one, whether they come from an async or a plain iterable."""
     if isinstance(chunks, AsyncIterable):
         async for chunk in chunks:
             yield chunk

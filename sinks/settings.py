@@ -166,6 +166,26 @@ class Five9Settings(BaseSettings):
         )
 
 
+class _Path(BaseSettings):
+    """Only the switch between the REST and the SOAP path, read the way Five9Settings reads it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FIVE9_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    rest_enabled: bool = True
+
+
+def secret_field() -> str:
+    """The setting a secret from elsewhere (a Prefect Secret block) fills: the REST consumer
+    secret, or the SOAP user's password when FIVE9_REST_ENABLED is false."""
+    try:
+        rest = _Path().rest_enabled
+    except ValidationError:
+        rest = True  # load_settings names the bad value
+    return "secret_key" if rest else "password"
+
+
 def load_settings(**overrides: object) -> Five9Settings:
     """Settings from the environment and `.env`; a bad value is one line naming the variable."""
     try:

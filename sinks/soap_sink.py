@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,14 @@ from zeep.transports import AsyncTransport
 from contacts_etl.errors import SettingError
 from sinks.auth import Five9RefusedError
 from sinks.five9_wire import UploadModes
-from sinks.rest_sink import Chunk, DeliveryHooks, Five9RestSink, SetAside, SinkTotals
+from sinks.rest_sink import (
+    Chunk,
+    DeliveryHooks,
+    Five9RestSink,
+    SetAside,
+    SinkTotals,
+    each_chunk,
+)
 from sinks.settings import Five9Settings
 from sinks.soap_wire import (
     BINDING,
@@ -163,10 +170,10 @@ class Five9SoapSink(Five9RestSink):
                 f"{self.settings.username!r}; create it in Five9 or check --list"
             )
 
-    async def deliver(self, chunks: Iterable[Chunk]) -> SinkTotals:
+    async def deliver(self, chunks: AsyncIterable[Chunk] | Iterable[Chunk]) -> SinkTotals:
         """Send every chunk, one call at a time, paced; returns the totals."""
         try:
-            for chunk in chunks:
+            async for chunk in each_chunk(chunks):
                 await self._send(chunk)
         finally:
             self.totals.send_times = list(self._pacer.sent)

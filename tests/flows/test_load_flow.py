@@ -9,6 +9,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.testing.utilities import prefect_test_harness
+from pydantic import SecretStr
 
 from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
 from tests.conftest import SAMPLES
@@ -52,3 +53,46 @@ def test_load_flow_delivers_and_posts_summary(
     assert "# Load into 'nightly'" in summary
     assert f"| delivered | {len(stored)} |" in summary
     assert "sandbox-secret" not in summary
+
+
+@pytest.mark.parametrize(
+    ("environment", "field"),
+    [
+        ({"FIVE9_CONSUMER_KEY": "key-only"}, "secret_key"),
+        ({"FIVE9_REST_ENABLED": "false", "FIVE9_USERNAME": "admin-only"}, "password"),
+    ],
+)
+def test_secret_block_completes_credentials_given_without_their_secret(
+    prefect_server: None,
+    monkeypatch: pytest.MonkeyPatch,
+    environment: dict[str, str],
+    field: str,
+) -> None:
+    from prefect.blocks.system import Secret
+
+    from flows.load_contacts import five9_settings
+
+    Secret(value=SecretStr("from-the-block")).save("five9-test-secret", overwrite=True)
+    monkeypatch.setenv("FIVE9_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("FIVE9_SECRET_BLOCK", "five9-test-secret")
+    for name in ("FIVE9_SECRET_KEY", "FIVE9_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = five9_settings()
+    secret = getattr(settings, field)
+    assert secret is not None
+    assert secret.get_secret_value() == "from-the-block"
+    assert "from-the-block" not in repr(settings)
+
+
+def test_missing_secret_block_is_one_clear_setting_error(
+    prefect_server: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contacts_etl.errors import SettingError
+    from flows.load_contacts import five9_settings
+
+    monkeypatch.setenv("FIVE9_CONSUMER_KEY", "key-only")
+    monkeypatch.setenv("FIVE9_SECRET_BLOCK", "no-such-block")
+    with pytest.raises(SettingError, match="FIVE9_SECRET_BLOCK 'no-such-block'"):
+        five9_settings()
