@@ -96,3 +96,30 @@ def test_missing_secret_block_is_one_clear_setting_error(
     monkeypatch.setenv("FIVE9_SECRET_BLOCK", "no-such-block")
     with pytest.raises(SettingError, match="FIVE9_SECRET_BLOCK 'no-such-block'"):
         five9_settings()
+
+
+def test_load_flow_over_soap_delivers_and_names_the_window_limit(
+    prefect_server: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.load_contacts import load_contacts
+    from tests.soap.soap_helpers import soap_env, soap_sandbox
+
+    sandbox = soap_sandbox(lists=("nightly",))
+    with SandboxServer(sandbox) as server:
+        for name in ("FIVE9_CONSUMER_KEY", "FIVE9_SECRET_KEY", "FIVE9_BASE_URL"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in soap_env(server).items():
+            monkeypatch.setenv(name, value)
+        report = load_contacts([str(SAMPLES / "contacts.csv")], "nightly")
+        stored = sandbox.records("nightly")
+    assert isinstance(report, dict)
+    assert report["delivered"] == len(stored) == EXPECTED["buckets"]["valid"]
+    assert all(record.guard_end == "" for record in stored.values())
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["load-summary"]))
+        )
+    summary = "\n".join(str(artifact.data) for artifact in found)
+    assert "does not enforce the end" in summary
+    assert sandbox.settings.password not in summary
