@@ -44,7 +44,10 @@ def measure_ceiling(path: Path, rows: int, window: float) -> Ceiling:
             _env_file=None,  # type: ignore[call-arg]
         )
         request = LoadRequest(
-            sources=[str(path)], as_of=pd.Timestamp.now(tz="UTC"), list_name="demo"
+            sources=[str(path)],
+            as_of=pd.Timestamp.now(tz="UTC"),
+            list_name="demo",
+            state_dir=path.parent / "state",  # a fresh run ledger, beside the data
         )
         report = run_load(request, settings)
         sandbox = server.sandbox

@@ -17,6 +17,7 @@ Every row read ends in exactly one bucket:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -54,6 +55,7 @@ DELIVERED, REJECTED = 1, 2
 _ORIGINAL = "_original::"
 _PRIVATE = (_ORIGINAL, ZONE, ROW_CODE, SETTLED)
 FIRST_BATCH_ROWS = 2_000
+CENSUS_THREADS = 2
 
 
 @dataclass
@@ -180,23 +182,35 @@ class ContactPipeline:
         census = KeyCensus()
         rows = 0
         everything = False
-        for source, renames in zip(self.sources, self._renames, strict=True):
-            back = {renames.get(c, c): c for c in source.columns}
-            wanted = [back[k] for k in self.options.keys if k in back]
-            for batch in source.batches(wanted):
-                frame = batch.frame.rename(columns=renames)
-                rows += len(frame)
-                keys = census_keys(frame, self.options)
-                if keys is None:
-                    everything = True
-                    continue
-                known = keys.notna().all(axis=1).to_numpy()
-                census.add(key_hashes(key_values(keys[known], self.options.keys)))
+        # Reading is sequential; each batch's keys are normalised and hashed in a worker
+        # thread (Arrow and NumPy kernels, mostly outside the GIL). Order does not matter.
+        with ThreadPoolExecutor(max_workers=CENSUS_THREADS) as workers:
+            pending: list[Future[npt.NDArray[np.uint64] | None]] = []
+            for source, renames in zip(self.sources, self._renames, strict=True):
+                back = {renames.get(c, c): c for c in source.columns}
+                wanted = [back[k] for k in self.options.keys if k in back]
+                for batch in source.batches(wanted):
+                    rows += len(batch.frame)
+                    pending.append(workers.submit(self._census_hashes, batch.frame, renames))
+                    if len(pending) > 2 * CENSUS_THREADS:
+                        everything |= _counted(census, pending.pop(0).result())
+            for future in pending:
+                everything |= _counted(census, future.result())
         self._contested = ContestedKeys(np.zeros(0, np.uint64), everything=everything)
         if not everything:
             self._contested = census.contested()
         self.rows_in_run = rows
         return rows
+
+    def _census_hashes(
+        self, frame: pd.DataFrame, renames: dict[str, str]
+    ) -> npt.NDArray[np.uint64] | None:
+        """The key hashes of one batch's rows that have a key; None if keys cannot be judged."""
+        keys = census_keys(frame.rename(columns=renames), self.options)
+        if keys is None:
+            return None
+        known = keys.notna().all(axis=1).to_numpy()
+        return key_hashes(key_values(keys[known], self.options.keys))
 
     def contacts(self) -> Iterator[ReadyBatch]:
         """The contacts to send, batch by batch as they are read; then, once the whole run is
@@ -357,6 +371,14 @@ class ContactPipeline:
         self._set_aside(
             reject_rows(frame, np.ones(len(frame), dtype=bool), "duplicate", reason), "duplicate"
         )
+
+
+def _counted(census: KeyCensus, hashes: npt.NDArray[np.uint64] | None) -> bool:
+    """Add a batch's hashes to the census; True when the batch's keys could not be judged."""
+    if hashes is None:
+        return True
+    census.add(hashes)
+    return False
 
 
 def _originals(staged: pd.DataFrame) -> pd.DataFrame:
