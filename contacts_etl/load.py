@@ -330,6 +330,7 @@ def run_load(
                 progress.staged(total)
                 if request.dry_run:
                     await asyncio.to_thread(_drain, pipeline.contacts())
+                    progress.settled(pipeline.counts.rows_read)
                     report.would_deliver = pipeline.counts.valid
                     report.chunks = math.ceil(report.would_deliver / settings.chunk_size)
                     report.requests = report.chunks
