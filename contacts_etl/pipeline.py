@@ -266,8 +266,9 @@ class ContactPipeline:
             self._on_rows_read(len(frame))
         if live.empty:
             return None
-        keys = key_values(live, self.options.keys)
-        contested = self._contested.holds(key_hashes(keys))
+        contested = np.zeros(len(live), dtype=bool)
+        if len(self._contested) or self._contested.everything:
+            contested = self._contested.holds(key_hashes(key_values(live, self.options.keys)))
         source_columns = [c for c in frame.columns if c not in INTERNAL_FIELDS]
         if not contested.any() and not settled.any():
             # The common case: every live row leaves now, as it is.
@@ -282,7 +283,8 @@ class ContactPipeline:
         ready = live.assign(**{ZONE: zones, ROW_CODE: codes, SETTLED: settled})
         ready = pd.concat([ready, originals.add_prefix(_ORIGINAL)], axis=1)
         if contested.any():
-            self._hold(ready[contested], keys.filter(pa.array(contested)), file_index)
+            held = ready[contested]
+            self._hold(held, key_values(held, self.options.keys), file_index)
             ready = ready[~contested]
         return self._ready(ready.reset_index(drop=True))
 

@@ -269,14 +269,20 @@ class Sandbox:
             if wait is not None:
                 self._event("rate_limited", retry_after=str(wait), consumer_key=key)
                 return UploadGate("rate_limited", delay, retry_after=str(wait))
-            if faults.take_drop():
-                self._event("dropped_connection", consumer_key=key, list=list_name)
-                return UploadGate("drop", delay, load_before_drop=faults.plan.drop_after_load)
-            status = faults.take_5xx()
-            if status is not None:
-                self._event("error_5xx", status=status, consumer_key=key, list=list_name)
-                return UploadGate("error_5xx", delay, status=status)
-            return UploadGate("proceed", delay)
+            return self._transport_gate(delay, list=list_name, consumer_key=key)
+
+    def _transport_gate(self, delay: float, **who: str) -> UploadGate:
+        """An admitted call's injected transport faults (a dropped connection, a 5xx), else
+        "proceed". Called under the lock, by the REST and the SOAP gates alike."""
+        faults = self._faults
+        if faults.take_drop():
+            self._event("dropped_connection", **who)
+            return UploadGate("drop", delay, load_before_drop=faults.plan.drop_after_load)
+        status = faults.take_5xx()
+        if status is not None:
+            self._event("error_5xx", status=status, **who)
+            return UploadGate("error_5xx", delay, status=status)
+        return UploadGate("proceed", delay)
 
     def load(self, list_name: str, raw_body: bytes) -> ImportResult:
         """Validate and import one upload body; raises ``BadRequestError`` for a 400 and
@@ -328,14 +334,7 @@ class Sandbox:
             if not self.soap.admit(user, time.monotonic()):
                 self._event("soap_operations_limit", injected=False, user=user)
                 return UploadGate("rate_limited", delay)
-            if faults.take_drop():
-                self._event("dropped_connection", user=user, list=list_name)
-                return UploadGate("drop", delay, load_before_drop=faults.plan.drop_after_load)
-            status = faults.take_5xx()
-            if status is not None:
-                self._event("error_5xx", status=status, user=user, list=list_name)
-                return UploadGate("error_5xx", delay, status=status)
-            return UploadGate("proceed", delay)
+            return self._transport_gate(delay, list=list_name, user=user)
 
     def soap_result_not_ready(self) -> bool:
         """True when an injected ResultIsNotReadyFault answers this getListImportResult."""

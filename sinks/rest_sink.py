@@ -104,6 +104,8 @@ class DeliveryHooks:
 class Five9RestSink:
     """Uploads chunks of normalised contacts into one Five9 list."""
 
+    totals_type: type[SinkTotals] = SinkTotals
+
     def __init__(
         self,
         settings: Five9Settings,
@@ -123,7 +125,7 @@ class Five9RestSink:
         self.settings = settings
         self.list_name = list_name
         self.modes = modes
-        self.totals = SinkTotals()
+        self.totals = self.totals_type()
         self._set_aside = set_aside
         self._on_settled = on_settled
         self._clock = clock

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,16 +38,12 @@ from zeep.transports import AsyncTransport
 
 from contacts_etl.errors import SettingError
 from sinks.auth import Five9RefusedError
-from sinks.five9_wire import UploadModes
 from sinks.rest_sink import (
     Chunk,
-    DeliveryHooks,
     Five9RestSink,
-    SetAside,
     SinkTotals,
     each_chunk,
 )
-from sinks.settings import Five9Settings
 from sinks.soap_wire import (
     BINDING,
     CONCURRENT,
@@ -86,26 +82,11 @@ class Five9SoapSink(Five9RestSink):
 
     totals: SoapTotals
 
-    def __init__(
-        self,
-        settings: Five9Settings,
-        list_name: str,
-        modes: UploadModes,
-        set_aside: SetAside,
-        on_settled: Callable[[int], None] | None = None,
-        clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
-        hooks: DeliveryHooks | None = None,
-        not_before: float | None = None,
-        shared_limit: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        super().__init__(
-            settings, list_name, modes, set_aside, on_settled, clock, hooks, not_before,
-            shared_limit,
-        )  # fmt: skip
-        self.totals = SoapTotals()
-        self._service: AsyncServiceProxy | None = None
-        self._http: httpx.AsyncClient | None = None
-        self._wsdl_http: httpx.Client | None = None
+    totals_type = SoapTotals
+    # Set by __aenter__, closed by __aexit__.
+    _service: AsyncServiceProxy | None = None
+    _http: httpx.AsyncClient | None = None
+    _wsdl_http: httpx.Client | None = None
 
     async def __aenter__(self) -> Five9SoapSink:
         """Check the user and the list; any refusal stops the run here."""
