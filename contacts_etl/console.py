@@ -188,10 +188,16 @@ class LoadDisplay:
                 f"{seconds:,.1f} s ({report.rate_limit}); 429 answers: {report.throttled_429}; "
                 f"retries: {report.retries}."
             )
+        if report.calls_spent_until:
+            console.print(
+                "Five9's budget of SOAP import calls a day for this user is spent until "
+                f"{report.calls_spent_until}: the rows left were not sent. Run "
+                "`contacts-etl retry` after that time."
+            )
         if report.failed:
             console.print(
-                f"{report.failed:,} rows were not loaded after all retries; they are in the "
-                "rejects file (--rejects) with the reason."
+                f"{report.failed:,} rows were not loaded; they are in the rejects file "
+                "(--rejects) with the reason, and wait for `contacts-etl retry`."
             )
 
 

@@ -78,6 +78,8 @@ class LoadReport:
     planned_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     five9_warnings: dict[str, int] = field(default_factory=dict)
+    calls_spent_until: str | None = None
+    """SOAP: the day's budget of import calls ran out; calls are possible again from then."""
 
     BUCKETS = (
         "delivered",
@@ -196,6 +198,8 @@ def _embedded_sandbox(
         soap_minute_seconds=settings.soap_minute_seconds,
         soap_calls_per_hour=settings.soap_calls_per_hour,
         soap_hour_seconds=settings.soap_hour_seconds,
+        soap_calls_per_day=settings.soap_calls_per_day,
+        soap_day_seconds=settings.soap_day_seconds,
     )
     server = stack.enter_context(SandboxServer(Sandbox(sandbox_settings)))
     return settings.model_copy(
@@ -366,6 +370,10 @@ def run_load(
     report.retries = totals.retries
     if isinstance(totals, SoapTotals):
         report.five9_warnings = dict(totals.warnings)
+        if totals.day_spent_until is not None:
+            report.calls_spent_until = (
+                pd.Timestamp(totals.day_spent_until, unit="s", tz="UTC").ceil("min").strftime(TIME)
+            )
     report.finished_at = pd.Timestamp.now(tz="UTC").strftime(TIME)
     if request.report is not None:
         try:

@@ -46,7 +46,13 @@ from transforms.duplicates import (
     key_values,
 )
 from transforms.expiry import expired_rows, expiry_reason
-from transforms.normalise import NormaliseOptions, census_keys, normalise_batch, reject_rows
+from transforms.normalise import (
+    NormaliseOptions,
+    census_keys,
+    normalise_batch,
+    reject_rows,
+    rows_where,
+)
 
 ZONE = "_zone"
 ROW_CODE = "_row_code"
@@ -259,8 +265,8 @@ class ContactPipeline:
                 ),
                 "expired",
             )
-        live = contacts[~expired] if expired.any() else contacts
-        zones = normalised.zones[~expired].astype("str")
+        live = rows_where(contacts, ~expired)
+        zones = rows_where(normalised.zones, ~expired).astype("str")
         codes, settled = codes[~expired], settled[~expired]
         if self._on_rows_read is not None:
             self._on_rows_read(len(frame))
@@ -273,10 +279,11 @@ class ContactPipeline:
         if not contested.any() and not settled.any():
             # The common case: every live row leaves now, as it is.
             self.counts.valid += len(live)
+            originals = frame[[SOURCE_FILE, SOURCE_LINE, *source_columns]]
             return ReadyBatch(
                 contacts=live,
                 zones=zones,
-                originals=frame.loc[live.index, [SOURCE_FILE, SOURCE_LINE, *source_columns]],
+                originals=originals if len(live) == len(frame) else originals.loc[live.index],
                 codes=codes,
             )
         originals = frame.loc[live.index, source_columns]

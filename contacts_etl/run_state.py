@@ -99,7 +99,9 @@ class RunState:
 
     def hooks(self) -> DeliveryHooks:
         """Ledger writes for the sink: chunk outcomes, dead letters, request times."""
-        return DeliveryHooks(accepted=self._accepted, dead=self._dead, sent=self._sent)
+        return DeliveryHooks(
+            accepted=self._accepted, dead=self._dead, sent=self._sent, recent_sends=self._recent
+        )
 
     def _accepted(self, chunk: Chunk, troubled: npt.NDArray[np.bool_]) -> None:
         landed = chunk.codes[~troubled]
@@ -146,3 +148,6 @@ class RunState:
 
     def _sent(self, at: float) -> None:
         self.ledger.record_send(self.credential, at)
+
+    def _recent(self, seconds: float) -> list[float]:
+        return self.ledger.recent_sends(self.credential, seconds)

@@ -44,7 +44,9 @@ class SandboxSettings:
     soap_minute_seconds: float = 60.0
     soap_calls_per_hour: int = 1000
     soap_hour_seconds: float = 3600.0
-    """... and its calls per user in two sliding windows [confirmed]; scaled down in tests."""
+    soap_calls_per_day: int = 2000
+    soap_day_seconds: float = 86400.0
+    """... and its calls per user in three sliding windows [confirmed]; scaled down in tests."""
     soap_import_seconds: float = 0.05
     """How long an asynchronous import runs before its result is ready."""
     custom_fields: frozenset[str] | None = None

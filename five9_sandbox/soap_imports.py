@@ -1,9 +1,9 @@
 """The SOAP side of the sandbox's domain: the admin user, "one call at a time per user", the
-two sliding windows of ``asyncAddRecordsToList`` and its asynchronous import jobs
+three sliding windows of ``asyncAddRecordsToList`` and its asynchronous import jobs
 (five9-api.md section 3).
 
-Decided here [assumed]: only ``asyncAddRecordsToList`` counts against 20 calls a minute and
-1,000 an hour (per user); a call refused with ``OperationsLimitExceededFault``,
+Decided here [assumed]: only ``asyncAddRecordsToList`` counts against 20 calls a minute,
+1,000 an hour and 2,000 a day (per user); a call refused with ``OperationsLimitExceededFault``,
 ``ListNotFoundFault`` or ``ImportSizeLimitExceededFault`` is not counted. A second call by a user
 while one of theirs is in progress, or an import into a list whose last import still runs,
 is refused with ``ConcurrentModificationFault``. The call time of each row is kept as the
@@ -55,6 +55,7 @@ class SoapDesk:
             settings.soap_calls_per_minute, settings.soap_minute_seconds
         )
         self._hour = SlidingWindowLog(settings.soap_calls_per_hour, settings.soap_hour_seconds)
+        self._day = SlidingWindowLog(settings.soap_calls_per_day, settings.soap_day_seconds)
         self._jobs: dict[str, ImportJob] = {}
         self._calls: dict[str, int] = {}
 
@@ -78,14 +79,20 @@ class SoapDesk:
         with self._lock:
             self._busy.discard(user)
 
-    def admit(self, user: str, now: float) -> bool:
-        """Count an import call when both windows have room; False (not counted) otherwise."""
+    def admit(self, user: str, now: float) -> str | None:
+        """Count an import call when every window has room and return None; otherwise (not
+        counted) the name of a full window: "minute", "hour" or "day"."""
         with self._lock:
-            if not (self._minute.would_admit(user, now) and self._hour.would_admit(user, now)):
-                return False
-            self._minute.try_admit(user, now)
-            self._hour.try_admit(user, now)
-            return True
+            windows = self._windows()
+            for name, log in windows.items():
+                if not log.would_admit(user, now):
+                    return name
+            for log in windows.values():
+                log.try_admit(user, now)
+            return None
+
+    def _windows(self) -> dict[str, SlidingWindowLog]:
+        return {"minute": self._minute, "hour": self._hour, "day": self._day}
 
     def start(self, list_name: str, user: str, rows: int) -> ImportJob | None:
         """A new running import, or None while the list's last import still runs."""
@@ -117,10 +124,9 @@ class SoapDesk:
             return self._minute.times(user)
 
     def max_in_any(self, window: str, user: str | None = None) -> int:
-        """The most counted import calls in any sliding ``minute`` or ``hour`` window."""
+        """The most counted import calls in any sliding ``minute``, ``hour`` or ``day`` window."""
         with self._lock:
-            log = self._minute if window == "minute" else self._hour
-            return log.max_in_any_window(user)
+            return self._windows()[window].max_in_any_window(user)
 
     def calls(self) -> dict[str, int]:
         """Calls received per operation (authenticated ones)."""
@@ -138,6 +144,9 @@ class SoapDesk:
             "minute_seconds": settings.soap_minute_seconds,
             "calls_per_hour": settings.soap_calls_per_hour,
             "hour_seconds": settings.soap_hour_seconds,
+            "max_in_any_day": self.max_in_any("day"),
+            "calls_per_day": settings.soap_calls_per_day,
+            "day_seconds": settings.soap_day_seconds,
             "calls": self.calls(),
             "running_imports": sum(1 for j in self._jobs.values() if j.running),
         }

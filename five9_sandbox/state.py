@@ -321,7 +321,7 @@ class Sandbox:
     # ------------------------------------------------------------------- SOAP (legacy path)
 
     def begin_soap_import(self, user: str, list_name: str) -> UploadGate:
-        """Faults and both SOAP windows for an authenticated asyncAddRecordsToList call, in
+        """Faults and the SOAP windows for an authenticated asyncAddRecordsToList call, in
         the order of ``begin_upload`` (``storm_429`` is an injected OperationsLimitExceeded)."""
         with self._lock:
             faults = self._faults
@@ -331,8 +331,9 @@ class Sandbox:
             if faults.take_operations_limit():
                 self._event("soap_operations_limit", injected=True, user=user)
                 return UploadGate("storm_429", delay)
-            if not self.soap.admit(user, time.monotonic()):
-                self._event("soap_operations_limit", injected=False, user=user)
+            full = self.soap.admit(user, time.monotonic())
+            if full is not None:
+                self._event("soap_operations_limit", injected=False, user=user, window=full)
                 return UploadGate("rate_limited", delay)
             return self._transport_gate(delay, list=list_name, user=user)
 

@@ -61,7 +61,8 @@ def contact_objects(contacts: pd.DataFrame) -> pd.Series:
     ]
     # Each present field as ',"name":"value"' (a blank one is left out). The first field (a
     # valid contact's number1) is always present: it goes without the comma.
-    pieces = []
+    pieces: list[pa.Array | pa.Scalar] = []
+    first_blank = False
     for position, name in enumerate(fields):
         values = pc.cast(
             pa.array(contacts[name].astype("str"), from_pandas=True), pa.large_string()
@@ -70,7 +71,12 @@ def contact_objects(contacts: pd.DataFrame) -> pd.Series:
             values = values.combine_chunks()
         comma = "," if position else ""
         label = _text(comma + json.dumps(name, ensure_ascii=False) + ':"')
-        pieces.append(_joined(label, _json_escaped(values), _text('"')))
+        if values.null_count:
+            # Blank in some rows: the member is left out there (null label, value and quote).
+            pieces.append(_joined(label, _json_escaped(values), _text('"')))
+            first_blank |= position == 0
+        else:
+            pieces.extend((label, _json_escaped(values), _text('"')))
     objects = pc.binary_join_element_wise(
         _text('{"fields":{'),
         *pieces,
@@ -83,7 +89,7 @@ def contact_objects(contacts: pd.DataFrame) -> pd.Series:
         null_handling="replace",
         null_replacement="",
     )
-    if pieces and pc.any(pc.is_null(pieces[0])).as_py():
+    if first_blank:
         # The first field is blank in some rows: their first member lost its comma's partner.
         objects = pc.replace_substring(objects, '{"fields":{,', '{"fields":{', max_replacements=1)
     return pd.Series(objects, index=contacts.index, dtype="str")

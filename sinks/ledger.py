@@ -29,6 +29,8 @@ import platformdirs
 
 from contacts_etl.errors import SettingError
 
+# Request times are kept this long: Five9's longest limit (SOAP calls a day), with room.
+SENDS_KEPT_SECONDS = 2 * 86400
 LINE_BITS = 40  # a row code is source index << 40 | line: 2^40 lines per file is plenty
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -164,7 +166,7 @@ class RunLedger:
     def recent_sends(self, credential: str, window: float) -> list[float]:
         """Wall-clock times of the credential's upload requests within the last `window` s."""
         since = time.time() - window
-        self._db.execute("DELETE FROM sends WHERE at < ?", (since - 3600,))
+        self._db.execute("DELETE FROM sends WHERE at < ?", (time.time() - SENDS_KEPT_SECONDS,))
         rows = self._db.execute(
             "SELECT at FROM sends WHERE credential = ? AND at >= ? ORDER BY at",
             (credential, since),

@@ -91,7 +91,8 @@ class DeliveryHooks:
 
     `accepted(chunk, troubled)` runs right after Five9's 2xx and before anything else;
     `dead(chunk, rows, bucket, reason, http_status, attempts)` for rows Five9 rejected or the
-    run gave up on; `sent(wall_time)` as each upload request leaves.
+    run gave up on; `sent(wall_time)` as each upload request leaves; `recent_sends(seconds)`
+    gives the wall-clock times of the credential's requests in the last `seconds` (all runs).
     """
 
     accepted: Callable[[Chunk, npt.NDArray[np.bool_]], None] = _nothing
@@ -99,6 +100,7 @@ class DeliveryHooks:
         _nothing
     )
     sent: Callable[[float], None] = _nothing
+    recent_sends: Callable[[float], list[float]] = lambda _: []
 
 
 class Five9RestSink:

@@ -78,6 +78,9 @@ class Five9Settings(BaseSettings):
     soap_minute_seconds: float = Field(default=60.0, gt=0)
     soap_calls_per_hour: int = Field(default=1000, ge=1)
     soap_hour_seconds: float = Field(default=3600.0, gt=0)
+    soap_calls_per_day: int = Field(default=2000, ge=1)
+    soap_day_seconds: float = Field(default=86400.0, gt=0)
+    """Five9's third SOAP limit is a budget, not a pace: calls stop when it is spent."""
     soap_poll_seconds: float = Field(default=5.0, ge=0)
     """`waitTime` of each isImportRunning poll: Five9 answers once the import ends or then."""
 

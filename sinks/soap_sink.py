@@ -13,6 +13,8 @@ and wait as dead letters, though Five9 may have loaded them.
 Five9's limits shape the sink (shared/five9-api.md section 3): at most 100 records a call,
 calls paced for both 20 a minute and 1,000 an hour (the longer interval, with a margin), and
 one call at a time per user, so calls are made strictly one after another, polls included.
+The third limit, 2,000 calls a day, is a budget (`sinks.day_budget`): once it is spent the
+rest of the run's rows fail at once as dead letters, rather than waiting for hours.
 
 This path has no end of window: each row carries its guard start as the call time (epoch
 milliseconds in `callTimeColumnNumber`), and a row whose window has closed by the time its
@@ -38,6 +40,7 @@ from zeep.transports import AsyncTransport
 
 from contacts_etl.errors import SettingError
 from sinks.auth import Five9RefusedError
+from sinks.day_budget import DayBudget, spent_reason
 from sinks.rest_sink import (
     Chunk,
     Five9RestSink,
@@ -72,6 +75,8 @@ class SoapTotals(SinkTotals):
     not_ready: int = 0
     polls: int = 0
     operations_limited: int = 0
+    day_spent_until: float | None = None
+    """Set when the day's budget of import calls ran out: when calls are possible again."""
 
 
 class Five9SoapSink(Five9RestSink):
@@ -87,6 +92,7 @@ class Five9SoapSink(Five9RestSink):
     _service: AsyncServiceProxy | None = None
     _http: httpx.AsyncClient | None = None
     _wsdl_http: httpx.Client | None = None
+    _day: DayBudget | None = None
 
     async def __aenter__(self) -> Five9SoapSink:
         """Check the user and the list; any refusal stops the run here."""
@@ -108,6 +114,11 @@ class Five9SoapSink(Five9RestSink):
         # zeep's create_service gives a sync proxy even on AsyncClient: build the async one
         binding = client.wsdl.bindings[BINDING]
         self._service = AsyncServiceProxy(client, binding, address=settings.resolved_soap_url())
+        self._day = DayBudget(
+            settings.soap_calls_per_day,
+            settings.soap_day_seconds,
+            self._hooks.recent_sends(settings.soap_day_seconds),
+        )
         try:
             await self._check_list()
         except BaseException:
@@ -162,11 +173,17 @@ class Five9SoapSink(Five9RestSink):
 
     async def _send(self, chunk: Chunk, *, whole: bool = True) -> None:
         assert self._service is not None
+        assert self._day is not None
         self.totals.chunks += whole
         began = time.monotonic()
         attempts = 0
         busy = 0  # calls refused because another call of the user was in progress
         while True:
+            spent_until = self._day.spent_until()
+            if spent_until is not None:
+                self.totals.day_spent_until = spent_until
+                self._fail(chunk, spent_reason(self._day, spent_until), None, attempts)
+                return
             if self._shared_limit is not None:
                 await self._shared_limit()
             await self._pacer.slot()
@@ -176,7 +193,9 @@ class Five9SoapSink(Five9RestSink):
             columns = import_columns(chunk.contacts)
             attempts += 1
             self.totals.requests += 1
-            self._hooks.sent(time.time())
+            sent_at = time.time()
+            self._day.record(sent_at)
+            self._hooks.sent(sent_at)
             hold = False
             status: int | None = None
             try:

@@ -34,6 +34,8 @@ from .record_boundaries import (
 CAREFUL_RUN = 64
 # The size of the pieces pyarrow splits a block into (it must exceed the longest record).
 PYARROW_BLOCK_BYTES = 4 << 20
+# The first read of a file: small, so its first rows are validated (and sent) sooner.
+FIRST_BLOCK_BYTES = 1 << 20
 
 
 def open_binary(path: Path, label: str) -> BinaryIO:
@@ -113,7 +115,7 @@ class CsvSource:
             handle.seek(self._layout.data_offset)
             pending = b""
             line = self._layout.first_data_line
-            read_size = self._options.block_bytes
+            read_size = min(self._options.block_bytes, FIRST_BLOCK_BYTES)
             while True:
                 chunk = self._read(handle, read_size)
                 at_eof = len(chunk) < read_size

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -17,6 +18,9 @@ from .options import DEFAULT_OPTIONS, ReadOptions
 
 # Whole floats below this magnitude are written as integers ("5551208111", not "5551208111.0").
 _EXACT_INTEGER_FLOAT = 2.0**63
+# Past these magnitudes a float type cannot hold every integer: a whole value there may not be
+# the number that was written (float32 keeps 5551208111 as 5551207936), so its row is refused.
+_EVERY_INTEGER_UP_TO = {16: 2**11, 32: 2**24, 64: 2**53}
 
 
 def _first_line(error: BaseException) -> str:
@@ -35,6 +39,41 @@ def _floats_as_text(array: pa.Array) -> pa.Array:
     return pc.if_else(missing, pa.nulls(len(array), pa.string()), text)
 
 
+def inexact_integers(array: pa.Array) -> npt.NDArray[np.bool_]:
+    """True where a float column holds a whole value past the integers its type keeps
+    exactly: a phone number or an id there may have lost digits (never so for other types)."""
+    if not pa.types.is_floating(array.type):
+        return np.zeros(len(array), dtype=bool)
+    limit = _EVERY_INTEGER_UP_TO[array.type.bit_width]
+    values = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(
+            np.isfinite(values) & (np.floor(values) == values) & (np.abs(values) > limit),
+            dtype=bool,
+        )
+
+
+def inexact_faults(table: pa.Table, columns: Sequence[pa.Array]) -> list[str | None] | None:
+    """Each row's read fault for whole floats past their type's exact integers; None if none."""
+    reasons: list[str | None] | None = None
+    for name, raw in zip(table.column_names, columns, strict=True):
+        bad = np.flatnonzero(inexact_integers(raw))
+        if not len(bad):
+            continue
+        reasons = reasons if reasons is not None else [None] * table.num_rows
+        text = table.column(name)
+        kind = f"float{raw.type.bit_width}"
+        for row in bad.tolist():
+            reason = (
+                f"{name} '{text[row].as_py()}' is stored as {kind}, which cannot keep every "
+                f"digit of a whole number past {_EVERY_INTEGER_UP_TO[raw.type.bit_width]:,}: "
+                "it may not be the number written; export the column as text or integer"
+            )
+            earlier = reasons[row]
+            reasons[row] = reason if earlier is None else f"{earlier}; {reason}"
+    return reasons
+
+
 def _python_text(array: pa.Array) -> pa.Array:
     """Values Arrow cannot cast, as Python's str of each (bytes decoded as UTF-8)."""
     texts: list[str | None] = []
@@ -48,14 +87,19 @@ def _python_text(array: pa.Array) -> pa.Array:
     return pa.array(texts, pa.string())
 
 
-def as_text_or_timestamp(array: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """A column as the pipeline reads it: timestamps unchanged, everything else as strings."""
+def _decoded(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous array, dictionaries decoded."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    kind = array.type
-    if pa.types.is_dictionary(kind):
+    if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
-        kind = array.type
+    return array
+
+
+def as_text_or_timestamp(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column as the pipeline reads it: timestamps unchanged, everything else as strings."""
+    array = _decoded(array)
+    kind = array.type
     if pa.types.is_timestamp(kind):
         return array
     if pa.types.is_floating(kind):
@@ -106,14 +150,16 @@ class ParquetSource:
                     batch_size=self._options.batch_rows, columns=names
                 ):
                     rows = record_batch.num_rows
+                    raw = [_decoded(column) for column in record_batch.columns]
                     values = pa.Table.from_arrays(
-                        [as_text_or_timestamp(column) for column in record_batch.columns],
-                        names=names,
+                        [as_text_or_timestamp(column) for column in raw], names=names
                     )
                     lines = np.arange(row, row + rows, dtype=np.int64)
                     row += rows
+                    faults = inexact_faults(values, raw)
                     yield from split_batches(
-                        with_origin(values, self._label, lines), self._options.batch_rows
+                        with_origin(values, self._label, lines, faults),
+                        self._options.batch_rows,
                     )
         except OSError as error:
             raise SourceError(f"{self._label}: cannot read the file ({error})") from None

@@ -8,6 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests check behaviour, never speed (speed lives in benchmarks/): no per-example
+# deadline, which a cold first call (pandera's imports) or a busy machine would break.
+settings.register_profile("contacts", deadline=None)
+settings.load_profile("contacts")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"

@@ -14,7 +14,7 @@ import pandas as pd
 
 from contacts_etl.errors import SettingError
 from transforms.instants import NAT, NS_PER_DAY, NS_PER_MINUTE, Int64Array
-from transforms.zones import localize_by_zone, wall_time_by_zone
+from transforms.zones import RowZones, localize_by_zone, wall_time_by_zone
 
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -50,9 +50,10 @@ class CallingHours:
 
 
 def clip_to_calling_hours(
-    start: Int64Array, end: Int64Array, zones: pd.Series, hours: CallingHours
+    start: Int64Array, end: Int64Array, zones: pd.Series | RowZones, hours: CallingHours
 ) -> tuple[Int64Array, Int64Array]:
     """Windows narrowed to their first stretch inside `hours`; may come back empty."""
+    zones = RowZones.of(zones)
     wall = wall_time_by_zone(start, zones)
     known = wall != NAT
     day = np.where(known, wall // NS_PER_DAY, 0)

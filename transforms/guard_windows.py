@@ -16,7 +16,7 @@ import pandas as pd
 from transforms.calling_hours import CallingHours, clip_to_calling_hours
 from transforms.instants import NAT, NS_PER_MINUTE, Fault, Int64Array, read_instants
 from transforms.row_faults import RowFaults
-from transforms.zones import Side, localize_by_zone, zone_problem
+from transforms.zones import RowZones, Side, localize_by_zone, zone_problem
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def row_zones(frame: pd.DataFrame, default_zone: str, faults: RowFaults) -> pd.S
 
 
 def _bound(
-    frame: pd.DataFrame, column: str, zones: pd.Series, side: Side, faults: RowFaults
+    frame: pd.DataFrame, column: str, zones: RowZones, side: Side, faults: RowFaults
 ) -> Int64Array:
     """One bound of the window in UTC nanoseconds, before rounding; NaT where unreadable."""
     values = frame[column]
@@ -83,8 +83,9 @@ def normalise_guard_windows(
 ) -> GuardWindows:
     """Read, convert, round inward and check every row's window; faults go to `faults`."""
     zones = row_zones(frame, default_zone, faults)
-    raw_start = _bound(frame, "guard_start", zones, "start", faults)
-    raw_end = _bound(frame, "guard_end", zones, "end", faults)
+    coded = RowZones.of(zones)
+    raw_start = _bound(frame, "guard_start", coded, "start", faults)
+    raw_end = _bound(frame, "guard_end", coded, "end", faults)
     start = ceil_to_minute(raw_start)
     end = floor_to_minute(raw_end)
 
@@ -94,9 +95,9 @@ def normalise_guard_windows(
     too_short = both & ~reversed_window & (end - start < NS_PER_MINUTE)
     faults.add(too_short, "window is empty: no whole minute lies between guard_start and guard_end")
 
-    usable = both & ~reversed_window & ~too_short & zones.notna().to_numpy()
+    usable = both & ~reversed_window & ~too_short & coded.known
     if calling_hours is not None and usable.any():
-        clipped_start, clipped_end = clip_to_calling_hours(start, end, zones, calling_hours)
+        clipped_start, clipped_end = clip_to_calling_hours(start, end, coded, calling_hours)
         clipped_start = ceil_to_minute(clipped_start)
         clipped_end = floor_to_minute(clipped_end)
         outside = usable & (clipped_end - clipped_start < NS_PER_MINUTE)

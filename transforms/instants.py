@@ -135,66 +135,162 @@ def _fraction_ns(parts: pa.StructArray) -> Int64Array:
 def read_text_instants(values: pa.Array) -> ReadInstants:
     """Read trimmed strings: epoch integers are UTC, ISO with an offset is UTC, the rest local.
 
-    Fixed-width ISO values and all-digit values (nearly every row of a real export) are read
-    by position; only the rows left over go through the regexes of the reference reader.
+    Fixed-width ISO values and all-digit values (nearly every row of a real export) are told
+    apart and read by byte position; only the rows left over go through the regexes of the
+    reference reader.
     """
     n = len(values)
-    text = pc.utf8_trim_whitespace(values)
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-        return _read_text_instants_reference(text)
-
-    fixed = _mask(pc.match_substring_regex(text, _FIXED))
-    digits = _mask(pc.match_substring_regex(text, _DIGITS)) & ~fixed
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return _read_text_instants_reference(values)
+    text = _trimmed(values)
+    length, chars = _leading_bytes(text)
+    present = np.asarray(text.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    short = present & (length <= _WIDTH)
+    fixed = short & _fixed_layout(chars, length)
+    digits = np.zeros(n, dtype=bool)
+    others = np.flatnonzero(short & ~fixed)
+    digits[others] = _all_digits(chars[others], length[others])
+    long = present & ~short
+    if long.any():  # past the byte window: the regex decides (rare)
+        digits |= long & _mask(pc.match_substring_regex(text, _DIGITS))
     rest = ~(fixed | digits)
 
-    fault = np.full(n, Fault.UNREADABLE, dtype=np.int8)
-    ns = np.full(n, NAT, dtype=np.int64)
-    is_utc = np.zeros(n, dtype=bool)
-    for rows, read in (
-        (fixed, _read_fixed_width),
-        (digits, _read_epochs),
-        (rest, _read_text_instants_reference),
-    ):
-        if rows.any():
-            part = read(pc.filter(text, pa.array(rows)))
-            ns[rows] = part.ns
-            is_utc[rows] = part.is_utc
-            fault[rows] = part.fault
-    return ReadInstants(ns=ns, is_utc=is_utc, fault=fault)
+    if fixed.all():
+        return _read_fixed_width(chars, length)
+    read = ReadInstants(
+        ns=np.full(n, NAT, dtype=np.int64),
+        is_utc=np.zeros(n, dtype=bool),
+        fault=np.full(n, Fault.UNREADABLE, dtype=np.int8),
+    )
+    if fixed.any():
+        _place(read, fixed, _read_fixed_width(chars[fixed], length[fixed]))
+    if digits.any():
+        _place(read, digits, _read_epochs(pc.filter(text, pa.array(digits))))
+    if rest.any():
+        _place(read, rest, _read_text_instants_reference(pc.filter(text, pa.array(rest))))
+    return read
+
+
+def _place(into: ReadInstants, rows: BoolArray, part: ReadInstants) -> None:
+    into.ns[rows] = part.ns
+    into.is_utc[rows] = part.is_utc
+    into.fault[rows] = part.fault
 
 
 def _mask(matched: pa.Array) -> BoolArray:
     return np.asarray(pc.fill_null(matched, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _read_fixed_width(text: pa.Array) -> ReadInstants:
-    """Strings that all match `_FIXED`, read by byte position: each length is one layout."""
+# Bytes that may start or end a value `utf8_trim_whitespace` would change: ASCII whitespace,
+# and any non-ASCII byte (Unicode has spaces of its own).
+_MAY_TRIM = np.zeros(256, dtype=bool)
+_MAY_TRIM[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, *range(0x80, 0x100)]] = True
+
+
+def _trimmed(values: pa.Array) -> pa.Array:
+    """`utf8_trim_whitespace`, skipped when no value starts or ends with a byte it could trim."""
+    offsets, data = _offsets_and_data(values)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    if not len(data) or not (
+        _MAY_TRIM[data[starts[filled]]].any() or _MAY_TRIM[data[ends[filled] - 1]].any()
+    ):
+        return values
+    return pc.utf8_trim_whitespace(values)
+
+
+def _offsets_and_data(text: pa.Array) -> tuple[Int64Array, npt.NDArray[np.uint8]]:
     offset_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
     window = slice(text.offset, text.offset + len(text) + 1)
-    offsets: Int64Array = np.frombuffer(text.buffers()[1], dtype=offset_type)[window].astype(
-        np.int64
-    )
-    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
-    length = np.diff(offsets)
-    # The first 25 bytes of each value, one row per value. Past a shorter value's end they are
-    # the next value's (or padding): only the layout's own bytes are used.
-    padded = np.concatenate((data, np.zeros(25, dtype=np.uint8)))
-    chars = np.lib.stride_tricks.sliding_window_view(padded, 25)[offsets[:-1]]
+    buffers = text.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offset_type)[window].astype(np.int64)
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else _NO_BYTES
+    return offsets, data
 
-    def number(first: int, width: int, columns: npt.NDArray[np.uint8] = chars) -> Int64Array:
-        value = np.zeros(len(length), dtype=np.int64)
-        for column in range(first, first + width):
-            value = value * 10 + columns[:, column].astype(np.int64) - ord("0")
-        return value
+
+_NO_BYTES = np.zeros(0, dtype=np.uint8)
+# Values are told apart and read by their first _WIDTH bytes (the longest fixed layout).
+_WIDTH = 25
+
+
+def _leading_bytes(text: pa.Array) -> tuple[Int64Array, npt.NDArray[np.uint8]]:
+    """Each value's byte length, and its first `_WIDTH` bytes as one row of a matrix. Past a
+    shorter value's end the row holds the next value's bytes (or zeros): never read them."""
+    offsets, data = _offsets_and_data(text)
+    padded = np.concatenate((data, np.zeros(_WIDTH, dtype=np.uint8)))
+    chars = np.lib.stride_tricks.sliding_window_view(padded, _WIDTH)[offsets[:-1]]
+    return np.diff(offsets), chars
+
+
+def _is_digit(column: npt.NDArray[np.uint8]) -> BoolArray:
+    return np.asarray((column - np.uint8(48)) <= 9, dtype=bool)  # uint8 wraps below "0"
+
+
+def _is_any(column: npt.NDArray[np.uint8], allowed: bytes) -> BoolArray:
+    out = column == allowed[0]
+    for byte in allowed[1:]:
+        out |= column == byte
+    return np.asarray(out, dtype=bool)
+
+
+def _fixed_layout(chars: npt.NDArray[np.uint8], length: Int64Array) -> BoolArray:
+    """Which values match `_FIXED`, judged byte by byte: "YYYY-MM-DD HH:MM" (T, t or space),
+    then by length: "", "Z", ":SS", ":SSZ", "+HH:MM", ":SS+HH:MM" (z for Z, - for +)."""
+    ok = (length >= 16) & _is_any(chars[:, 4], b"-") & _is_any(chars[:, 7], b"-")
+    ok &= _is_any(chars[:, 10], b"Tt ") & _is_any(chars[:, 13], b":")
+    for column in (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15):
+        ok &= _is_digit(chars[:, column])
+
+    def seconds(at: int) -> BoolArray:
+        colon = _is_any(chars[:, at], b":")
+        return colon & _is_digit(chars[:, at + 1]) & _is_digit(chars[:, at + 2])
+
+    def offset(at: int) -> BoolArray:
+        return (
+            _is_any(chars[:, at], b"+-")
+            & _is_digit(chars[:, at + 1])
+            & _is_digit(chars[:, at + 2])
+            & _is_any(chars[:, at + 3], b":")
+            & _is_digit(chars[:, at + 4])
+            & _is_digit(chars[:, at + 5])
+        )
+
+    zulu16, zulu19 = _is_any(chars[:, 16], b"Zz"), _is_any(chars[:, 19], b"Zz")
+    tail = (
+        (length == 16)
+        | ((length == 17) & zulu16)
+        | ((length == 19) & seconds(16))
+        | ((length == 20) & seconds(16) & zulu19)
+        | ((length == 22) & offset(16))
+        | ((length == 25) & seconds(16) & offset(19))
+    )
+    return np.asarray(ok & tail, dtype=bool)
+
+
+def _all_digits(chars: npt.NDArray[np.uint8], length: Int64Array) -> BoolArray:
+    """Which values (of at most `_WIDTH` bytes, at least one) are all ASCII digits."""
+    inside = np.arange(_WIDTH) < length[:, np.newaxis]
+    return np.asarray((length >= 1) & (_is_digit(chars) | ~inside).all(axis=1), dtype=bool)
+
+
+def _read_fixed_width(chars: npt.NDArray[np.uint8], length: Int64Array) -> ReadInstants:
+    """Values that all match `_FIXED`, read by byte position from their leading bytes; each
+    length is one layout."""
+    columns = np.ascontiguousarray(chars.T)  # one contiguous row per byte position
+
+    def number(first: int, width: int, at: int = 0) -> Int64Array:
+        value = np.zeros(len(length), dtype=np.int32)
+        for column in range(at + first, at + first + width):
+            value = value * 10 + columns[column] - 48
+        return value.astype(np.int64)
 
     # Lengths 16 "YYYY-MM-DD HH:MM", 17 "...Z", 19 "...:SS", 20 "...:SSZ", 22 "...+HH:MM",
     # 25 "...:SS+HH:MM".
     has_seconds = (length == 19) | (length == 20) | (length == 25)
     has_zone = length > np.where(has_seconds, 19, 16)
     has_offset = (length == 22) | (length == 25)
-    zone = np.where(has_seconds[:, np.newaxis], chars[:, 19:25], chars[:, 16:22])
 
     y = number(0, 4)
     mo = number(5, 2)
@@ -202,10 +298,12 @@ def _read_fixed_width(text: pa.Array) -> ReadInstants:
     h = number(11, 2)
     mi = number(14, 2)
     s = np.where(has_seconds, number(17, 2), 0)
-    sign = np.where(zone[:, 0] == ord("-"), -1, 1)
-    oh = np.where(has_offset, number(1, 2, zone), 0)
-    om = np.where(has_offset, number(4, 2, zone), 0)
-    offset = sign * (oh * NS_PER_HOUR + om * NS_PER_MINUTE)
+    oh = om = offset = np.zeros(len(length), dtype=np.int64)
+    if has_offset.any():
+        sign = np.where(np.where(has_seconds, columns[19], columns[16]) == ord("-"), -1, 1)
+        oh = np.where(has_offset, np.where(has_seconds, number(1, 2, 19), number(1, 2, 16)), 0)
+        om = np.where(has_offset, np.where(has_seconds, number(4, 2, 19), number(4, 2, 16)), 0)
+        offset = sign * (oh * NS_PER_HOUR + om * NS_PER_MINUTE)
 
     year_ok = (y >= MIN_YEAR) & (y <= MAX_YEAR)
     date_ok = (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= days_in_month(y, mo))

@@ -7,6 +7,7 @@ they depend on the moment of the load and on the whole run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ from transforms.phones import normalise_phones
 from transforms.row_faults import RowFaults
 
 DEFAULT_ZONE = "America/New_York"
+_Rows = TypeVar("_Rows", pd.DataFrame, pd.Series)
 PHONE_RULE = "is not a number Five9 takes (10 digits for North America, or 011 then 7-13 digits)"
 
 
@@ -186,13 +188,18 @@ def normalise_batch(
         index=mapped.index,
     )
     ok = ~faults.invalid
-    _five9_contract_faults(contacts[ok], options.e164, faults)
+    _five9_contract_faults(rows_where(contacts, ok), options.e164, faults)
     ok = ~faults.invalid
     return NormalisedBatch(
-        contacts=contacts[ok],
-        zones=windows.zone[ok],
+        contacts=rows_where(contacts, ok),
+        zones=rows_where(windows.zone, ok),
         invalid=reject_rows(frame, ~ok, "invalid", faults.reason),
     )
+
+
+def rows_where(rows: _Rows, mask: np.ndarray) -> _Rows:
+    """The rows where `mask` holds; `rows` itself, uncopied, when it holds for all of them."""
+    return rows if mask.all() else rows[mask]
 
 
 def _five9_contract_faults(contacts: pd.DataFrame, e164: bool, faults: RowFaults) -> None:
@@ -214,7 +221,7 @@ def reject_rows(
     frame: pd.DataFrame, mask: np.ndarray, bucket: str, reason: pd.Series | str
 ) -> pd.DataFrame:
     """Rows set aside: origin, bucket, reason, then the source's original values as text."""
-    rows = frame[mask]
+    rows = frame[mask] if mask.any() else frame.iloc[:0]
     originals = [c for c in frame.columns if c not in INTERNAL_FIELDS]
     out = pd.DataFrame(
         {

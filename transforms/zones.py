@@ -8,10 +8,12 @@ it; a local time that happens twice gives a start the later instant and an end t
 from __future__ import annotations
 
 import zoneinfo
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from contacts_etl.errors import SettingError
@@ -64,39 +66,61 @@ def to_wall_time(utc_ns: Int64Array, zone: str) -> Int64Array:
     return np.asarray(aware.tz_localize(None).as_unit("ns").asi8, dtype=np.int64)
 
 
-def _zone_groups(rows: np.ndarray, zones: pd.Series) -> list[tuple[str, Int64Array]]:
+@dataclass(frozen=True)
+class RowZones:
+    """Each row's zone, factorised once per batch: a code per row (-1 where none) and names."""
+
+    codes: npt.NDArray[np.intp]
+    names: list[str]
+
+    @classmethod
+    def of(cls, zones: pd.Series | RowZones) -> RowZones:
+        """`zones` factorised (as it is when it already is)."""
+        if isinstance(zones, RowZones):
+            return zones
+        codes, names = pd.factorize(zones, use_na_sentinel=True)
+        return cls(np.asarray(codes, dtype=np.intp), [str(name) for name in names])
+
+    @property
+    def known(self) -> npt.NDArray[np.bool_]:
+        """True for rows with a zone."""
+        return self.codes >= 0
+
+
+def _zone_groups(rows: np.ndarray, zones: RowZones) -> list[tuple[str, Int64Array]]:
     """The positions of `rows` grouped by zone, one group per distinct zone name."""
     positions = np.flatnonzero(rows)
     if not len(positions):
         return []
-    codes, names = pd.factorize(zones, use_na_sentinel=True)
-    codes = codes[positions]
-    if len(names) == 1:
-        return [(str(names[0]), positions)]
+    codes = zones.codes[positions]
+    if len(zones.names) == 1:
+        return [(zones.names[0], positions)]
     order = np.argsort(codes, kind="stable")
     ordered = codes[order]
     cuts = np.flatnonzero(np.diff(ordered)) + 1
     return [
-        (str(names[group[0]]), positions[indices])
+        (zones.names[group[0]], positions[indices])
         for indices, group in zip(np.split(order, cuts), np.split(ordered, cuts), strict=True)
     ]
 
 
 def localize_by_zone(
-    local_ns: Int64Array, zones: pd.Series, needs_zone: np.ndarray, side: Side
+    local_ns: Int64Array, zones: pd.Series | RowZones, needs_zone: np.ndarray, side: Side
 ) -> Int64Array:
     """Apply `localize` group by group over each row's zone, for rows where `needs_zone`."""
+    zones = RowZones.of(zones)
     out = np.full(len(local_ns), NAT, dtype=np.int64)
-    rows = needs_zone & (local_ns != NAT) & zones.notna().to_numpy()
+    rows = needs_zone & (local_ns != NAT) & zones.known
     for zone, index in _zone_groups(rows, zones):
         out[index] = localize(local_ns[index], zone, side)
     return out
 
 
-def wall_time_by_zone(utc_ns: Int64Array, zones: pd.Series) -> Int64Array:
+def wall_time_by_zone(utc_ns: Int64Array, zones: pd.Series | RowZones) -> Int64Array:
     """`to_wall_time` group by group over each row's zone; NaT where a row has no zone."""
+    zones = RowZones.of(zones)
     out = np.full(len(utc_ns), NAT, dtype=np.int64)
-    rows = (utc_ns != NAT) & zones.notna().to_numpy()
+    rows = (utc_ns != NAT) & zones.known
     for zone, index in _zone_groups(rows, zones):
         out[index] = to_wall_time(utc_ns[index], zone)
     return out

@@ -98,7 +98,8 @@ CORPUS: dict[str, Expect] = {
     "duplicate_keys_5000.csv": Loads(rows=6_000, sent=1_000),
     # Parquet
     "parquet_int_phone_numbers.parquet": Loads(rows=4, sent=3),
-    "parquet_float_phones_with_nan.parquet": Loads(rows=5, sent=1),
+    # number2 is float32, which cannot hold a phone number's digits: no row is sent
+    "parquet_float_phones_with_nan.parquet": Loads(rows=5, sent=0),
     "parquet_bool_columns.parquet": Loads(rows=3, sent=1),
     "parquet_list_and_struct.parquet": Loads(rows=3, sent=3),
     "parquet_list_as_guard_time.parquet": Loads(rows=3, sent=0),

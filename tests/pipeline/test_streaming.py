@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from contacts_etl.column_mapping import ColumnMapping
+from contacts_etl.outputs import TableWriter, rejects_columns
 from contacts_etl.pipeline import ContactPipeline
 from sources import ReadOptions, open_sources
 from transforms.normalise import NormaliseOptions
@@ -72,3 +75,36 @@ def test_the_census_counts_every_row_of_the_run(tmp_path: Path) -> None:
     list(run.contacts())
     assert run.counts.rows_read == 5
     assert (run.counts.valid, run.counts.duplicate, run.counts.invalid) == (2, 2, 1)
+
+
+def test_a_float32_phone_column_is_set_aside_not_sent_with_wrong_digits(tmp_path: Path) -> None:
+    path = tmp_path / "phones.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "number1": pa.array([5551208111.0, 5551208112.0], pa.float32()),
+                "guard_start": ["2027-12-01 09:00"] * 2,
+                "guard_end": ["2027-12-01 17:00"] * 2,
+            }
+        ),
+        path,
+    )
+    rejects = tmp_path / "rejects.csv"
+    work = tmp_path / "work"
+    work.mkdir()
+    columns = rejects_columns(["number1", "guard_start", "guard_end"])
+    with TableWriter(rejects, columns, "--rejects", safe=False) as writer:
+        run = ContactPipeline(
+            open_sources([str(path)], ReadOptions()),
+            ColumnMapping.load(None),
+            NormaliseOptions(),
+            NOW,
+            work,
+            rejects=writer,
+        )
+        sent = list(run.contacts())
+    assert sent == []
+    assert run.counts.invalid == 2
+    assert run.counts.balanced()
+    reasons = pd.read_csv(rejects)["reason"].tolist()
+    assert all("stored as float32" in reason for reason in reasons)

@@ -4,13 +4,15 @@ per 2 s, 60 per 6 s), client settings that point at it, and what it stored."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
+from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
 from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
 from sinks.settings import Five9Settings
-from tests.sinks.sink_helpers import ExpectedRecord, by_number
+from tests.sinks.sink_helpers import AS_OF_TS, ExpectedRecord, by_number
 
 PER_MINUTE, MINUTE = 20, 2.0
 PER_HOUR, HOUR = 60, 6.0
@@ -99,3 +101,16 @@ def wanted_calls(rows: Iterable[ExpectedRecord]) -> dict[str, tuple[dict[str, st
     return {
         row.fields["number1"]: (row.fields, row.guard_start) for row in by_number(rows).values()
     }
+
+
+def load_file(server: SandboxServer, source: Path, state: Path, **settings: Any) -> LoadReport:
+    """Load `source` into list "demo" over SOAP, with a run ledger in `state` and the rejects
+    beside the source."""
+    request = LoadRequest(
+        sources=[str(source)],
+        as_of=AS_OF_TS,
+        list_name="demo",
+        state_dir=state,
+        rejects=source.with_suffix(".rejects.csv"),
+    )
+    return run_load(request, soap_settings(server, **settings), LoadProgress())

@@ -15,18 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
+from contacts_etl.load import LoadReport
 from contacts_etl.retry import run_retry
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer
 from sinks.ledger import RunLedger
 from tests.conftest import ROOT
-from tests.sinks.sink_helpers import AS_OF_TS, generate_contacts, max_in_window, preview_rows
+from tests.sinks.sink_helpers import generate_contacts, max_in_window, preview_rows
 
 from .soap_helpers import (
     HOUR,
     MINUTE,
     PER_HOUR,
     PER_MINUTE,
+    load_file,
     soap_env,
     soap_sandbox,
     soap_settings,
@@ -56,14 +57,7 @@ def contacts(tmp_path: Path) -> Path:
 
 
 def load(server: SandboxServer, source: Path, state: Path, **settings: object) -> LoadReport:
-    request = LoadRequest(
-        sources=[str(source)],
-        as_of=AS_OF_TS,
-        list_name="demo",
-        state_dir=state,
-        rejects=source.with_suffix(".rejects.csv"),
-    )
-    return run_load(request, soap_settings(server, chunk_size=CHUNK, **settings), LoadProgress())
+    return load_file(server, source, state, chunk_size=CHUNK, **settings)
 
 
 def test_rerun_of_a_finished_load_sends_nothing(

@@ -109,3 +109,23 @@ def test_duplicate_parquet_column_names(tmp_path: Path) -> None:
     pq.write_table(table, path)
     with pytest.raises(SourceError, match="names column 'phone' twice"):
         open_one(path)
+
+
+def test_whole_floats_past_their_exact_integers_are_read_faults(tmp_path: Path) -> None:
+    # float32 keeps 5551208111 as 5551207936: a different person's number.
+    path = tmp_path / "f.parquet"
+    table = pa.table(
+        {
+            "number1": pa.array([5551208111.0, 1234567.0, None, 2.5e7], pa.float32()),
+            "wide": pa.array([5551208111.0, 2.0**53, 2.0**53 + 2, 0.5], pa.float64()),
+        }
+    )
+    pq.write_table(table, path)
+    frame = read_frame(path)
+    faults = frame["_read_fault"].tolist()
+    assert faults[0].startswith("number1 '5551207936' is stored as float32")
+    assert "16,777,216" in faults[0]
+    assert pd.isna(faults[1])  # below 2**24 every whole float32 is exact
+    assert "wide '9007199254740994' is stored as float64" in faults[2]
+    assert faults[3].startswith("number1 '25000000' is stored as float32")  # may be rounded
+    assert frame["number1"].tolist()[:2] == ["5551207936", "1234567"]

@@ -1,0 +1,118 @@
+"""Five9's third SOAP limit, 2,000 import calls a day per user: the sandbox refuses calls past
+it, and the sink counts it (across runs, through the run ledger) and, once it is spent, fails
+the rest of the run at once as dead letters instead of waiting for hours."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contacts_etl.load import LoadReport
+from contacts_etl.retry import run_retry
+from five9_sandbox import Sandbox, SandboxServer
+from sinks.day_budget import DayBudget
+from sinks.ledger import RunLedger
+from tests.sinks.sink_helpers import generate_contacts
+
+from .soap_helpers import load_file, soap_sandbox, soap_settings
+
+PER_DAY, DAY = 3, 4.0  # a "day" of 4 s holds 3 calls
+CHUNK = 100
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    with SandboxServer(soap_sandbox(soap_calls_per_day=PER_DAY, soap_day_seconds=DAY)) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox(server: SandboxServer) -> Sandbox:
+    server.sandbox.reset()
+    return server.sandbox
+
+
+def load(
+    server: SandboxServer, source: Path, state: Path, **settings: object
+) -> tuple[LoadReport, float]:
+    values: dict[str, object] = {
+        "chunk_size": CHUNK,
+        "soap_calls_per_day": PER_DAY,
+        "soap_day_seconds": DAY,
+        **settings,
+    }
+    began = time.monotonic()
+    report = load_file(server, source, state, **values)
+    return report, time.monotonic() - began
+
+
+def test_the_budget_counts_calls_in_a_sliding_day() -> None:
+    now = [1000.0]
+    budget = DayBudget(2, 10.0, earlier=[985.0, 995.0], clock=lambda: now[0])
+    assert budget.spent_until() is None  # 985 left the day at 995
+    budget.record(1000.0)
+    assert budget.spent_until() == 1005.0  # full until the call at 995 leaves
+    now[0] = 1005.0
+    assert budget.spent_until() is None
+    budget.record(1005.0)
+    assert budget.spent_until() == 1010.0
+
+
+def test_a_spent_budget_fails_the_rest_at_once_and_retry_sends_it_later(
+    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    source = generate_contacts(tmp_path / "contacts.csv", 500)
+    state = tmp_path / "state"
+    report, seconds = load(server, source, state)
+    assert (report.delivered, report.failed, report.requests) == (PER_DAY * CHUNK, 200, PER_DAY)
+    assert report.balanced()
+    assert report.calls_spent_until is not None
+    assert seconds < DAY  # no waiting for the day to pass
+    assert sandbox.events_of("soap_operations_limit") == []  # Five9 never had to refuse
+    assert len(sandbox.records("demo")) == PER_DAY * CHUNK
+    ledger = RunLedger(state)
+    letters = ledger.dead_letters("demo")
+    assert len(letters) == 200
+    assert all("SOAP import calls a day" in letter.error for letter in letters)
+    assert all("contacts-etl retry" in letter.error for letter in letters)
+
+    time.sleep(DAY)  # the day passes
+    replayed = run_retry(
+        "demo",
+        soap_settings(server, chunk_size=CHUNK, soap_calls_per_day=PER_DAY, soap_day_seconds=DAY),
+        state,
+    )
+    assert (replayed.delivered, replayed.failed) == (200, 0)
+    assert ledger.dead_letters("demo") == []
+    assert len(sandbox.records("demo")) == 500
+    ledger.close()
+
+
+def test_the_budget_counts_the_calls_of_earlier_runs(
+    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    first, _ = load(server, generate_contacts(tmp_path / "a.csv", 200), state)
+    second, _ = load(server, generate_contacts(tmp_path / "b.csv", 200, first=3_000_000_000), state)
+    assert (first.delivered, first.requests) == (200, 2)
+    assert (second.delivered, second.failed, second.requests) == (100, 100, 1)
+    assert sandbox.events_of("soap_operations_limit") == []
+
+
+def test_the_sandbox_refuses_calls_past_the_day(
+    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # A client that does not know the budget (another machine spent it): Five9 refuses.
+    source = generate_contacts(tmp_path / "contacts.csv", 400)
+    report, _ = load(
+        server, source, tmp_path / "state", soap_calls_per_day=100, max_retry_seconds=1.0
+    )
+    assert (report.delivered, report.failed) == (PER_DAY * CHUNK, CHUNK)
+    refused = sandbox.events_of("soap_operations_limit")
+    assert refused
+    assert {event["window"] for event in refused} == {"day"}
+    assert sandbox.soap.max_in_any("day") == PER_DAY
+    assert report.balanced()
