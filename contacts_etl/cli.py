@@ -131,13 +131,15 @@ def preview(
         as_of=_moment(as_of),
     )
     console = Console()
+    errors = Console(stderr=True)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TextColumn("{task.completed:,} rows read"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=errors,
         transient=True,
+        disable=not errors.is_terminal,  # a log or a pipe gets the results, not a spinner
     ) as progress:
         task = progress.add_task("Reading and validating", total=None)
         shown: list[bool] = []

@@ -131,6 +131,7 @@ class LoadDisplay:
             TimeRemainingColumn(),
             console=console,
             transient=True,
+            disable=not console.is_terminal,  # a log or a pipe gets the report, not a bar
         )
         self._reading: TaskID | None = None
         self._sending: TaskID | None = None

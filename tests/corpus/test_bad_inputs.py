@@ -176,7 +176,7 @@ def check_stopped(done: subprocess.CompletedProcess[str], named: str) -> None:
     errors = [line for line in done.stderr.splitlines() if line.startswith("contacts-etl:")]
     assert len(errors) == 1, done.stderr
     assert named in errors[0], errors[0]
-    lines = done.stderr.strip().splitlines()
+    lines = done.stderr.splitlines()
     assert len(lines) == 1, f"stderr holds {len(lines)} lines, not one: {done.stderr!r}"
 
 
