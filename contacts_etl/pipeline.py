@@ -276,24 +276,36 @@ class ContactPipeline:
         if len(self._contested) or self._contested.everything:
             contested = self._contested.holds(key_hashes(key_values(live, self.options.keys)))
         source_columns = [c for c in frame.columns if c not in INTERNAL_FIELDS]
-        if not contested.any() and not settled.any():
-            # The common case: every live row leaves now, as it is.
-            self.counts.valid += len(live)
-            originals = frame[[SOURCE_FILE, SOURCE_LINE, *source_columns]]
-            return ReadyBatch(
-                contacts=live,
-                zones=zones,
-                originals=originals if len(live) == len(frame) else originals.loc[live.index],
-                codes=codes,
-            )
-        originals = frame.loc[live.index, source_columns]
-        ready = live.assign(**{ZONE: zones, ROW_CODE: codes, SETTLED: settled})
-        ready = pd.concat([ready, originals.add_prefix(_ORIGINAL)], axis=1)
+        if settled.any():
+            # A resumed run: rows an earlier attempt settled are counted, not sent.
+            ready = _staged(live, zones, codes, settled, frame.loc[live.index, source_columns])
+            if contested.any():
+                held = ready[contested]
+                self._hold(held, key_values(held, self.options.keys), file_index)
+                ready = ready[~contested]
+            return self._ready(ready.reset_index(drop=True))
         if contested.any():
-            held = ready[contested]
+            # Rows of contested keys wait for the end of the run; the rest leave now.
+            rows = live.index[contested]
+            held = _staged(
+                live[contested],
+                zones[contested],
+                codes[contested],
+                settled[contested],
+                frame.loc[rows, source_columns],
+            )
             self._hold(held, key_values(held, self.options.keys), file_index)
-            ready = ready[~contested]
-        return self._ready(ready.reset_index(drop=True))
+            live, zones, codes = live[~contested], zones[~contested], codes[~contested]
+            if live.empty:
+                return None
+        self.counts.valid += len(live)
+        originals = frame[[SOURCE_FILE, SOURCE_LINE, *source_columns]]
+        return ReadyBatch(
+            contacts=live,
+            zones=zones,
+            originals=originals if len(live) == len(frame) else originals.loc[live.index],
+            codes=codes,
+        )
 
     def _hold(self, rows: pd.DataFrame, keys: pa.Array, file_index: int) -> None:
         """Keep rows of contested keys on disk until the whole run is read."""
@@ -388,6 +400,19 @@ def _counted(census: KeyCensus, hashes: npt.NDArray[np.uint64] | None) -> bool:
         return True
     census.add(hashes)
     return False
+
+
+def _staged(
+    live: pd.DataFrame,
+    zones: pd.Series,
+    codes: npt.NDArray[np.int64],
+    settled: npt.NDArray[np.int8],
+    originals: pd.DataFrame,
+) -> pd.DataFrame:
+    """Contacts with their zone, row code, earlier outcome and the source's original values,
+    as one frame (how rows wait on disk, and how a resumed run's rows are judged)."""
+    extra = pd.DataFrame({ZONE: zones, ROW_CODE: codes, SETTLED: settled}, index=live.index)
+    return pd.concat([live, extra, originals.add_prefix(_ORIGINAL)], axis=1)
 
 
 def _originals(staged: pd.DataFrame) -> pd.DataFrame:
