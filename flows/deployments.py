@@ -58,8 +58,16 @@ class NightlyLoad:
         }
 
 
+def _beside(folder: Path, text: str) -> str:
+    """A file, folder or glob pattern named in a deployments file: relative ones are read from
+    the file's own folder (not from wherever `serve` was started)."""
+    named = Path(text).expanduser()
+    return str(named if named.is_absolute() else folder / named)
+
+
 def read_nightly_loads(path: Path) -> list[NightlyLoad]:
-    """The [[nightly]] entries of a deployments file, checked."""
+    """The [[nightly]] entries of a deployments file, checked; relative sources and mapping
+    files are taken from the deployments file's folder."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -74,13 +82,15 @@ def read_nightly_loads(path: Path) -> list[NightlyLoad]:
             raise SettingError(f"{where}: missing {', '.join(missing)}")
         if len(str(entry["cron"]).split()) != 5:
             raise SettingError(f"{where}: cron {entry['cron']!r} needs 5 fields")
+        folder = path.resolve().parent
+        mapping = entry.get("mapping")
         loads.append(
             NightlyLoad(
                 list_name=str(entry["list"]),
-                sources=[str(s) for s in entry["sources"]],
+                sources=[_beside(folder, str(s)) for s in entry["sources"]],
                 cron=str(entry["cron"]),
                 timezone=check_default_zone(str(entry["timezone"]), f"{where}: timezone"),
-                mapping=entry.get("mapping"),
+                mapping=None if mapping is None else _beside(folder, str(mapping)),
                 default_zone=check_default_zone(
                     str(entry.get("default_zone", DEFAULT_ZONE)), f"{where}: default_zone"
                 ),

@@ -90,6 +90,27 @@ def test_nightly_deployments_register_with_their_schedules(
     assert preview.schedules == []
 
 
+def test_relative_sources_and_mappings_are_read_beside_the_deployments_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    config = folder / "deployments.toml"
+    config.write_text(
+        "[[nightly]]\n"
+        'list = "demo"\n'
+        'sources = ["exports/*.csv", "/srv/fixed.csv"]\n'
+        'mapping = "crm.toml"\n'
+        'cron = "0 2 * * *"\n'
+        'timezone = "America/New_York"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)  # `serve` started from another folder
+    (load,) = read_nightly_loads(Path("etc/deployments.toml"))
+    assert load.sources == [str(folder.resolve() / "exports" / "*.csv"), "/srv/fixed.csv"]
+    assert load.mapping == str(folder.resolve() / "crm.toml")
+
+
 def wait_for_deployments(client: SyncPrefectClient, names: list[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for name in names:
