@@ -297,21 +297,7 @@ class Sandbox:
                 target = self._faults.plan.refuse_chunk_containing
                 self._event("refused_chunk", number1=target, list=list_name)
                 raise BadRequestError("invalid_request", f"contact with number1 {target} refused")
-            target_list = self._lists.get(list_name)
-            if target_list is None:  # removed by a reset while the request was in flight
-                raise KeyError(list_name)
-            result = import_contacts(
-                target_list.records, body, list_name=list_name, e164=settings.e164
-            )
-            for dropped in result.dropped:
-                self._dropped.append(dropped)
-                self._event(
-                    "dropped_e164",
-                    list=list_name,
-                    row_number=dropped.row_number,
-                    field=dropped.field,
-                    value=dropped.value,
-                )
+            result = self.import_rows(list_name, body)  # the list may be gone after a reset
             if self._faults.note_success():
                 self._revoked.update(self._tokens)
                 self._tokens.clear()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -28,6 +28,7 @@ import pandas as pd
 from sinks.auth import Five9RefusedError, TokenSource
 from sinks.five9_wire import (
     WHOAMI_PATH,
+    ImportTrouble,
     UploadModes,
     list_filter,
     list_items,
@@ -348,16 +349,27 @@ class Five9RestSink:
 
     def _accept(self, chunk: Chunk, answer: httpx.Response, attempts: int) -> None:
         result = parse_upload_answer(answer.json(), len(chunk.contacts))
-        troubled = sorted({t.position for t in result.troubles})
+        self._landed(chunk, result.troubles, 200, attempts)
+
+    def _landed(
+        self,
+        chunk: Chunk,
+        troubles: Sequence[ImportTrouble],
+        status: int | None,
+        attempts: int,
+    ) -> None:
+        """Five9 took the chunk: the rows it lists as troubles are rejected with its message,
+        the rest delivered (the ledger hears first)."""
+        troubled = sorted({t.position for t in troubles})
         mask = np.zeros(len(chunk.contacts), dtype=bool)
         mask[troubled] = True
         self._hooks.accepted(chunk, mask)
         if troubled:
             labels = chunk.contacts.index[troubled]
-            messages = {t.position: f"Five9: {t.kind}: {t.message}" for t in result.troubles}
+            messages = {t.position: f"Five9: {t.kind}: {t.message}" for t in troubles}
             reason = pd.Series([messages[p] for p in troubled], index=labels, dtype="str")
             self._set_aside(chunk, pd.Series(labels), "rejected_by_five9", reason)
-            self._hooks.dead(chunk, mask, "rejected_by_five9", reason, 200, attempts)
+            self._hooks.dead(chunk, mask, "rejected_by_five9", reason, status, attempts)
             self.totals.rejected_by_five9 += len(labels)
         self.totals.delivered += len(chunk.contacts) - len(troubled)
         self._settled(len(chunk.contacts))

@@ -32,7 +32,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
 from zeep import AsyncClient
 from zeep.exceptions import Fault, TransportError
 from zeep.proxy import AsyncServiceProxy
@@ -306,19 +305,7 @@ class Five9SoapSink(Five9RestSink):
         if answer.failure is not None:
             self._fail(chunk, f"Five9's import failed: {answer.failure}", None, attempts)
             return
-        troubled = sorted({t.position for t in answer.troubles})
-        mask = np.zeros(len(chunk.contacts), dtype=bool)
-        mask[troubled] = True
-        self._hooks.accepted(chunk, mask)
-        if troubled:
-            labels = chunk.contacts.index[troubled]
-            messages = {t.position: f"Five9: {t.kind}: {t.message}" for t in answer.troubles}
-            reason = pd.Series([messages[p] for p in troubled], index=labels, dtype="str")
-            self._set_aside(chunk, pd.Series(labels), "rejected_by_five9", reason)
-            self._hooks.dead(chunk, mask, "rejected_by_five9", reason, None, attempts)
-            self.totals.rejected_by_five9 += len(labels)
-        self.totals.delivered += len(chunk.contacts) - len(troubled)
-        self._settled(len(chunk.contacts))
+        self._landed(chunk, answer.troubles, None, attempts)
 
 
 def _identifier(answer: Any) -> str:
