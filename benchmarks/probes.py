@@ -1,12 +1,15 @@
 """Measurements that need a process of their own, run by `bench.py` as a subprocess and
-printing one JSON line: the peak memory of a preview, or the moment of a load's first upload.
+printing one JSON line: the peak memory of a preview, the moment a cold preview shows its
+first rows, or the moment of a load's first upload.
 
     python benchmarks/probes.py memory FILE
+    python benchmarks/probes.py first-rows FILE
     python benchmarks/probes.py first-upload FILE
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -46,6 +49,28 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+class _ShownError(Exception):
+    """Raised from the first-rows callback: the probe needs nothing after them."""
+
+
+def first_rows(path: Path) -> dict[str, float]:
+    """Seconds from the start of a preview in a fresh process (libraries imported, nothing yet
+    called: pandera's first validation and every cache still cold) to its first rows."""
+    shown: list[float] = []
+
+    def show(_: pd.DataFrame) -> None:
+        shown.append(time.perf_counter() - began)
+        raise _ShownError
+
+    began = time.perf_counter()
+    with contextlib.suppress(_ShownError):
+        run_preview(PreviewRequest(sources=[str(path)], as_of=AS_OF), on_first_rows=show)
+    return {"first_rows_s": shown[0]}
+
+
+PROBES = {"memory": memory, "first-rows": first_rows}
+
+
 def first_upload(path: Path) -> dict[str, float]:
     """Seconds from the start of a load to its first upload reaching the sandbox."""
     sandbox_settings = SandboxSettings(max_requests=40, window_seconds=60.0)
@@ -70,7 +95,7 @@ def first_upload(path: Path) -> dict[str, float]:
 
 def main() -> None:
     probe, path = sys.argv[1], Path(sys.argv[2])
-    figures = memory(path) if probe == "memory" else first_upload(path)
+    figures = PROBES.get(probe, first_upload)(path)
     print(json.dumps(figures), flush=True)
     os._exit(0)  # the load's thread is still sending: leave without waiting for it
 

@@ -7,16 +7,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from contacts_etl.load import LoadProgress, LoadReport, LoadRequest
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from contacts_etl.errors import ContactsEtlError, SettingError
-from transforms.normalise import DEFAULT_ZONE
+from schemas.fields import DEFAULT_ZONE
 
 app = typer.Typer(
     name="contacts-etl",
@@ -85,6 +86,8 @@ def cli() -> None:
 def _moment(text: str | None) -> pd.Timestamp | None:
     if text is None:
         return None
+    import pandas as pd
+
     try:
         return pd.Timestamp(text)
     except ValueError:

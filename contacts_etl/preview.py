@@ -13,10 +13,11 @@ from contacts_etl.column_mapping import ColumnMapping
 from contacts_etl.errors import SettingError
 from contacts_etl.outputs import TableWriter, contacts_frame, rejects_columns, wire_time
 from contacts_etl.pipeline import ContactPipeline, RunCounts, original_columns
+from schemas.fields import DEFAULT_ZONE
 from sources import ContactSource, ReadOptions, open_sources
 from transforms.calling_hours import CallingHours
 from transforms.expiry import expired_rows
-from transforms.normalise import DEFAULT_ZONE, NormaliseOptions, normalise_batch
+from transforms.normalise import NormaliseOptions, normalise_batch
 from transforms.zones import check_default_zone
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M %Z"

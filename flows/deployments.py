@@ -27,7 +27,7 @@ from prefect.schedules import Cron
 from contacts_etl.errors import SettingError
 from flows.load_contacts import load_contacts
 from flows.preview_contacts import preview_contacts
-from transforms.normalise import DEFAULT_ZONE
+from schemas.fields import DEFAULT_ZONE
 from transforms.zones import check_default_zone
 
 

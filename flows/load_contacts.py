@@ -27,8 +27,8 @@ from pydantic import SecretStr
 from contacts_etl.errors import ContactsEtlError, SettingError
 from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
 from flows.rate_limit import shared_limit
+from schemas.fields import DEFAULT_ZONE
 from sinks.settings import Five9Settings, load_settings, secret_field
-from transforms.normalise import DEFAULT_ZONE
 
 REJECTS_SHOWN = 100
 # A caller in this process (the command line) may follow the run on its own display.

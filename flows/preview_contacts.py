@@ -10,7 +10,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from contacts_etl.preview import PreviewRequest, PreviewResult, run_preview
-from transforms.normalise import DEFAULT_ZONE
+from schemas.fields import DEFAULT_ZONE
 
 REJECTS_SHOWN = 100
 

@@ -17,6 +17,8 @@ STANDARD_FIELDS = (
 GUARD_FIELDS = ("guard_start", "guard_end")
 CANONICAL_FIELDS = (*STANDARD_FIELDS, *GUARD_FIELDS, "timezone")
 REQUIRED_FIELDS = ("number1", *GUARD_FIELDS)
+# The zone of times without an offset in rows without a zone of their own, unless set.
+DEFAULT_ZONE = "America/New_York"
 
 # Where each row came from; carried through every step and written to outputs and rejects.
 SOURCE_FILE = "source_file"

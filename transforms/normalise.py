@@ -16,6 +16,7 @@ import pyarrow
 
 from schemas.fields import (
     CANONICAL_FIELDS,
+    DEFAULT_ZONE,
     GUARD_FIELDS,
     INTERNAL_FIELDS,
     NUMBER_FIELDS,
@@ -32,7 +33,6 @@ from transforms.guard_windows import normalise_guard_windows
 from transforms.phones import normalise_phones
 from transforms.row_faults import RowFaults
 
-DEFAULT_ZONE = "America/New_York"
 _Rows = TypeVar("_Rows", pd.DataFrame, pd.Series)
 PHONE_RULE = "is not a number Five9 takes (10 digits for North America, or 011 then 7-13 digits)"
 
