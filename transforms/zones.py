@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 
@@ -49,15 +50,42 @@ def check_default_zone(name: str, setting: str = "--timezone") -> str:
 def localize(local_ns: Int64Array, zone: str, side: Side) -> Int64Array:
     """UTC nanoseconds for wall times in `zone`, narrowing at DST gaps and overlaps."""
     wall = pd.DatetimeIndex(local_ns.view("datetime64[ns]"))
-    if side == "start":
-        # pandas: ambiguous=False takes the later of the two instants; shift_forward gives the
-        # first instant after a gap.
-        ambiguous = np.zeros(len(wall), dtype=bool)
-        aware = wall.tz_localize(zone, ambiguous=ambiguous, nonexistent="shift_forward")
-    else:
-        ambiguous = np.ones(len(wall), dtype=bool)
-        aware = wall.tz_localize(zone, ambiguous=ambiguous, nonexistent="shift_backward")
-    return np.asarray(aware.as_unit("ns").asi8, dtype=np.int64)
+    # pandas: ambiguous=False takes the later of the two instants (a start's), True the earlier.
+    ambiguous = np.full(len(wall), side == "end", dtype=bool)
+    aware = wall.tz_localize(zone, ambiguous=ambiguous, nonexistent="NaT")
+    utc = np.array(aware.as_unit("ns").asi8, dtype=np.int64)
+    # Not pandas' shift_forward/shift_backward: they assume an hour-long gap (pandas 3.1 moves
+    # 02:15 in Lord Howe's 30-minute gap to 03:00, and a 2009 Goose Bay start to before it).
+    in_gap = (utc == NAT) & (local_ns != NAT)
+    if in_gap.any():
+        values, where = np.unique(local_ns[in_gap], return_inverse=True)
+        ends = np.array([gap_end_ns(int(value), zone) for value in values], dtype=np.int64)
+        # A start moves to the first instant after the gap, an end to the last one before it.
+        utc[in_gap] = ends[where] - (1 if side == "end" else 0)
+    return utc
+
+
+def gap_end_ns(local_ns: int, zone: str) -> int:
+    """The UTC instant (ns) a daylight-saving gap ends, for a wall time inside the gap: the
+    first instant whose wall time exists again. Found by bisection on whole seconds between
+    the wall time read with the offset after the gap and with the one before it (zoneinfo's
+    fold=1 and fold=0); tz database transitions fall on whole seconds."""
+    tz = zoneinfo.ZoneInfo(zone)
+    wall = datetime(1970, 1, 1) + timedelta(microseconds=local_ns // 1000)
+    low = int(wall.replace(tzinfo=tz, fold=1).timestamp())  # before the change
+    high = int(wall.replace(tzinfo=tz, fold=0).timestamp())  # after it
+
+    def offset(second: int) -> timedelta | None:
+        return datetime.fromtimestamp(second, UTC).astimezone(tz).utcoffset()
+
+    after = offset(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if offset(middle) == after:
+            high = middle
+        else:
+            low = middle
+    return high * 1_000_000_000
 
 
 def to_wall_time(utc_ns: Int64Array, zone: str) -> Int64Array:

@@ -177,6 +177,38 @@ def test_ambiguous_time_that_is_not_daylight_saving_still_narrows() -> None:
     assert ends[0] == "2014-10-25T21:30Z"  # the earlier instant (UTC+4)
 
 
+# Gaps that are not an hour long, each worked out by hand from the tz database. A start in
+# the gap moves to its first minute after, an end to its last minute before.
+ODD_GAPS = [
+    # Lord Howe springs forward 30 minutes: 02:00 +10:30 -> 02:30 +11:00 (15:30Z).
+    ("Australia/Lord_Howe", "2027-10-03 02:15", "2027-10-02T15:30Z", "2027-10-02T15:29Z"),
+    # Goose Bay, 2009: 00:01 -04:00 -> 01:01 -03:00 (04:01Z), one minute past midnight.
+    ("America/Goose_Bay", "2009-03-08 00:30", "2009-03-08T04:01Z", "2009-03-08T04:00Z"),
+    # Samoa skipped 30 December 2011: 23:59:59 -10:00 on the 29th -> 00:00 +14:00 on the 31st.
+    ("Pacific/Apia", "2011-12-30 12:00", "2011-12-30T10:00Z", "2011-12-30T09:59Z"),
+    # St. John's: 02:00 -03:30 -> 03:00 -02:30 (05:30Z).
+    ("America/St_Johns", "2027-03-14 02:30", "2027-03-14T05:30Z", "2027-03-14T05:29Z"),
+]
+
+
+@pytest.mark.parametrize(("zone", "wall", "first_after", "last_before"), ODD_GAPS)
+def test_gap_of_any_length_moves_start_to_its_end_and_end_to_its_start(
+    zone: str, wall: str, first_after: str, last_before: str
+) -> None:
+    starts, _, _ = windows([(wall, "2030-01-01 00:00", zone)])
+    _, ends, _ = windows([("2000-01-01 00:00", wall, zone)])
+    assert (starts[0], ends[0]) == (first_after, last_before)
+
+
+def test_calling_hours_opening_in_a_short_gap_opens_when_the_gap_ends() -> None:
+    # Lord Howe, 3 October 2027: 02:00-02:30 does not exist; hours open at 02:00.
+    starts, _, faults = windows(
+        [("2027-10-03 00:00", "2027-10-03 12:00", "Australia/Lord_Howe")], hours="02:00-21:00"
+    )
+    assert not faults.invalid.any()
+    assert starts == ["2027-10-02T15:30Z"]
+
+
 def test_calling_hours_move_start_to_opening_and_end_to_close() -> None:
     starts, ends, faults = windows(
         [
