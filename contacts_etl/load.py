@@ -33,6 +33,7 @@ from sinks.rest_sink import Chunk, Five9RestSink
 from sinks.settings import SOAP_SERVICE_PATH, Five9Settings
 from sinks.soap_sink import Five9SoapSink, SoapTotals
 from sources import ReadOptions, open_sources
+from transforms.expiry import load_clock
 from transforms.normalise import reject_rows
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -289,6 +290,7 @@ def run_load(
                     "sent again."
                 )
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="contacts-etl-")))
+        clock = load_clock(now)
         pipeline = ContactPipeline(
             sources,
             mapping,
@@ -298,6 +300,7 @@ def run_load(
             rejects,
             progress.rows_read,
             earlier=state.earlier() if state else NOTHING_EARLIER,
+            clock=clock,
         )
 
         def set_aside(
@@ -320,6 +323,7 @@ def run_load(
             ),
             set_aside,
             on_settled=progress.settled,
+            clock=clock,
             hooks=state.hooks() if state and not request.dry_run else None,
             not_before=state.pacer_start(settings) if state else None,
             shared_limit=shared_limit(settings) if shared_limit and not request.dry_run else None,

@@ -45,7 +45,7 @@ from transforms.duplicates import (
     key_hashes,
     key_values,
 )
-from transforms.expiry import expired_rows, expiry_reason
+from transforms.expiry import expired_rows, expiry_reason, late_reason
 from transforms.normalise import (
     NormaliseOptions,
     census_keys,
@@ -149,7 +149,10 @@ class ContactPipeline:
         rejects: TableWriter | None = None,
         on_rows_read: Callable[[int], None] | None = None,
         earlier: EarlierOutcomes = NOTHING_EARLIER,
+        clock: Callable[[], pd.Timestamp] | None = None,
     ) -> None:
+        """`clock`: the time rows of contested keys are judged at once the run is read (a
+        load's clock runs on from `now`); `now` when not given."""
         self.sources = sources
         self.mapping = mapping
         self.options = options
@@ -160,12 +163,15 @@ class ContactPipeline:
         self._rejects = rejects
         self._on_rows_read = on_rows_read
         self._earlier = earlier
+        self._clock = clock or (lambda: now)
         self._contested: ContestedKeys | None = None
         self._held: list[Path] = []
         self._waiting = 0  # held rows not yet judged
         self._finder = DuplicateFinder()
         self._origin_file: list[np.ndarray] = []
         self._origin_line: list[np.ndarray] = []
+        self._held_ends: list[npt.NDArray[np.int64]] = []  # guard_end (UTC ns) of held rows
+        self._held_settled: list[npt.NDArray[np.int8]] = []
         self._file_names = [str(source.path) for source in sources]
         self._renames = [mapping.resolve(s.columns, str(s.path)) for s in sources]
         self.output_columns = contact_columns(sources, mapping)
@@ -313,6 +319,8 @@ class ContactPipeline:
         self._waiting += len(rows)
         self._origin_file.append(np.full(len(rows), file_index, dtype=np.int32))
         self._origin_line.append(rows[SOURCE_LINE].to_numpy(dtype=np.int64))
+        self._held_ends.append(_utc_ns(rows["guard_end"]))
+        self._held_settled.append(rows[SETTLED].to_numpy(dtype=np.int8))
         path = self._workdir / f"held-{len(self._held):06d}.arrow"
         feather.write_feather(
             pa.Table.from_pandas(rows, preserve_index=False), path, compression="lz4"
@@ -334,21 +342,28 @@ class ContactPipeline:
 
     def _held_winners(self) -> Iterator[ReadyBatch]:
         """Rows of contested keys, read back: the later row of a key wins, the others are
-        set aside as duplicates naming the winner."""
-        verdict = self._finder.verdict()
-        files = np.concatenate(self._origin_file) if self._origin_file else np.zeros(0, np.int32)
-        lines = np.concatenate(self._origin_line) if self._origin_line else np.zeros(0, np.int64)
+        set aside as duplicates naming the winner. A window that has closed since it was
+        staged is expired, and takes no part (so it hides no open row of its key)."""
+        at = self._clock()
+        ends = _joined(self._held_ends, np.int64)
+        closed = (ends <= at.value) & (_joined(self._held_settled, np.int8) == 0)
+        verdict = self._finder.verdict(taking=~closed)
+        files = _joined(self._origin_file, np.int32)
+        lines = _joined(self._origin_line, np.int64)
         offset = 0
         for path in self._held:
             held = feather.read_table(path).to_pandas()
             size = len(held)
-            duplicate = verdict.duplicate[offset : offset + size]
-            winner = verdict.winner[offset : offset + size]
+            rows = slice(offset, offset + size)
+            duplicate, winner, late = verdict.duplicate[rows], verdict.winner[rows], closed[rows]
             offset += size
             self._waiting -= size
+            if late.any():
+                reason = late_reason(held.loc[late, "guard_end"], at)
+                self._set_aside(reject_rows(_originals(held), late, "expired", reason), "expired")
             if duplicate.any():
                 self._set_aside_duplicates(held, duplicate, winner, files, lines)
-            ready = self._ready(held[~duplicate].reset_index(drop=True))
+            ready = self._ready(held[~duplicate & ~late].reset_index(drop=True))
             path.unlink(missing_ok=True)
             if ready is not None:
                 yield ready
@@ -392,6 +407,17 @@ class ContactPipeline:
         self._set_aside(
             reject_rows(frame, np.ones(len(frame), dtype=bool), "duplicate", reason), "duplicate"
         )
+
+
+def _joined(parts: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
+    """Per-batch arrays end to end (empty when there are none)."""
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+
+def _utc_ns(instants: pd.Series) -> npt.NDArray[np.int64]:
+    """Aware instants as UTC nanoseconds since the epoch."""
+    utc = instants.dt.tz_convert("UTC").dt.as_unit("ns").to_numpy("datetime64[ns]")
+    return np.asarray(utc.view(np.int64))
 
 
 def _counted(census: KeyCensus, hashes: npt.NDArray[np.uint64] | None) -> bool:

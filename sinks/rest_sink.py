@@ -41,6 +41,7 @@ from sinks.five9_wire import (
 from sinks.pacer import Pacer
 from sinks.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 from sinks.settings import Five9Settings
+from transforms.expiry import late_reason
 
 
 @dataclass(frozen=True)
@@ -246,9 +247,7 @@ class Five9RestSink:
         if not closed.any():
             return chunk
         late = chunk.contacts.index[closed]
-        at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        ends = chunk.contacts.loc[late, "guard_end"].dt.strftime("%Y-%m-%dT%H:%MZ")
-        reason = "guard_end " + ends + f" passed while the load was under way (at {at})"
+        reason = late_reason(chunk.contacts.loc[late, "guard_end"], now)
         self._set_aside(chunk, pd.Series(late), "expired", reason)
         self.totals.expired += len(late)
         self._settled(len(late))

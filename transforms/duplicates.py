@@ -45,19 +45,23 @@ class DuplicateFinder:
         self._chunks.append(keys)
         self.rows += len(keys)
 
-    def verdict(self) -> DuplicateVerdict:
-        """Rows whose key appears again later are duplicates; `winner` is that last row."""
+    def verdict(self, taking: npt.NDArray[np.bool_] | None = None) -> DuplicateVerdict:
+        """Rows whose key appears again later are duplicates; `winner` is that last row.
+        With `taking`, only those rows count: the others neither win nor lose."""
+        order = np.arange(self.rows, dtype=np.int64)
         if not self.rows:
-            empty = np.zeros(0, dtype=np.int64)
-            return DuplicateVerdict(duplicate=empty.astype(bool), winner=empty)
+            return DuplicateVerdict(duplicate=order.astype(bool), winner=order)
         keys = pa.chunked_array(self._chunks, type=pa.large_string()).combine_chunks()
         codes = np.asarray(keys.dictionary_encode().indices.to_numpy(), dtype=np.int64)
-        order = np.arange(self.rows, dtype=np.int64)
-        # The first occurrence in reverse order is the last occurrence in run order.
-        seen, first_from_end = np.unique(codes[::-1], return_index=True)
-        last = np.empty(int(codes.max()) + 1, dtype=np.int64)
-        last[seen] = self.rows - 1 - first_from_end
-        winner = last[codes]
+        rows = order if taking is None else np.flatnonzero(taking)
+        winner = order.copy()
+        if len(rows):
+            # The first occurrence in reverse order is the last occurrence in run order.
+            taken = codes[rows]
+            seen, first_from_end = np.unique(taken[::-1], return_index=True)
+            last = np.empty(int(codes.max()) + 1, dtype=np.int64)
+            last[seen] = rows[len(rows) - 1 - first_from_end]
+            winner[rows] = last[taken]
         return DuplicateVerdict(duplicate=winner != order, winner=winner)
 
 

@@ -3,6 +3,7 @@ a contested key still wins over the whole run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from sources import ReadOptions, open_sources
 from transforms.normalise import NormaliseOptions
 
 NOW = pd.Timestamp("2026-11-27T00:00Z")
+Clock = Callable[[], pd.Timestamp]
 HEADER = "number1,guard_start,guard_end,first_name\n"
 
 
@@ -23,7 +25,9 @@ def row(number: int, name: str = "Ann") -> str:
     return f"{number},2027-12-01 09:00,2027-12-01 17:00,{name}\n"
 
 
-def pipeline(tmp_path: Path, *texts: str, batch_rows: int = 10) -> ContactPipeline:
+def pipeline(
+    tmp_path: Path, *texts: str, batch_rows: int = 10, clock: Clock | None = None
+) -> ContactPipeline:
     paths = []
     for index, text in enumerate(texts):
         path = tmp_path / f"part{index}.csv"
@@ -32,7 +36,9 @@ def pipeline(tmp_path: Path, *texts: str, batch_rows: int = 10) -> ContactPipeli
     sources = open_sources(paths, ReadOptions(batch_rows=batch_rows))
     work = tmp_path / "work"
     work.mkdir()
-    return ContactPipeline(sources, ColumnMapping.load(None), NormaliseOptions(), NOW, work)
+    return ContactPipeline(
+        sources, ColumnMapping.load(None), NormaliseOptions(), NOW, work, clock=clock
+    )
 
 
 def test_the_first_contacts_leave_before_the_rest_of_the_file_is_read(tmp_path: Path) -> None:
@@ -67,6 +73,28 @@ def test_an_invalid_later_row_never_hides_a_valid_earlier_one(tmp_path: Path) ->
     sent = pd.concat([b.contacts for b in run.contacts()], ignore_index=True)
     assert sent["first_name"].tolist() == ["Good"]
     assert (run.counts.valid, run.counts.invalid, run.counts.duplicate) == (1, 1, 0)
+
+
+def test_a_later_row_whose_window_closes_while_the_run_is_read_hides_no_open_row(
+    tmp_path: Path,
+) -> None:
+    # Both rows are open at NOW; by the time the whole run is read (the clock) the later
+    # row's window has closed: it is expired, and the earlier row of its key is sent.
+    early = "5551200001,2027-12-01 09:00,2027-12-01 17:00,Early\n"
+    late = "555-120-0001,2026-11-26 19:00,2026-11-26 19:30,Late\n"  # 00:30Z on the 27th
+    rows = [early, row(5551200002), late]
+    run = pipeline(tmp_path, "".join(rows), clock=lambda: NOW + pd.Timedelta(hours=1))
+    sent = pd.concat([b.contacts for b in run.contacts()], ignore_index=True)
+    assert sent["first_name"].tolist() == ["Ann", "Early"]
+    counts = run.counts
+    assert (counts.valid, counts.expired, counts.duplicate) == (2, 1, 0)
+    assert counts.balanced()
+    # The same run judged at NOW: the later row wins, the earlier is its duplicate.
+    (tmp_path / "again").mkdir()
+    again = pipeline(tmp_path / "again", "".join(rows))
+    names = pd.concat([b.contacts for b in again.contacts()])["first_name"].tolist()
+    assert names == ["Ann", "Late"]
+    assert (again.counts.expired, again.counts.duplicate) == (0, 1)
 
 
 def test_the_census_counts_every_row_of_the_run(tmp_path: Path) -> None:

@@ -261,4 +261,34 @@ def test_window_that_closes_during_the_run_is_held_back_as_its_chunk_leaves(
     assert sink_spy.last.totals.expired == 1  # judged by the sink, not at staging
     [expired] = read_table(rejects).query("bucket == 'expired'").to_dict("records")
     assert (expired["source_line"], expired["number1"]) == ("4", "2125550103")
-    assert "passed while the load was under way" in expired["reason"]
+    assert "had passed by" in expired["reason"]
+    assert "before the row was sent" in expired["reason"]
+
+
+def test_a_past_as_of_never_sends_a_closed_window_nor_lets_it_hide_an_open_one(
+    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """--as-of in the past: a window open then but closed in fact is not sent (the load's clock
+    never runs behind the real one), and, as expired, it does not beat the earlier open row of
+    its key (guard-time.md: "an invalid or expired row never hides a good one")."""
+    closed = AS_OF_TS + pd.Timedelta(minutes=30)  # open at AS_OF, long closed by now
+    rows = [
+        {"number1": "2125550101", "first_name": "Early", "guard_start": "2027-12-01T14:00:00Z",
+         "guard_end": "2027-12-01T22:00:00Z"},
+        {"number1": "(212) 555-0101", "first_name": "Late", "guard_start": wire(AS_OF_TS),
+         "guard_end": wire(closed)},
+        {"number1": "2125550102", "first_name": "Alone", "guard_start": wire(AS_OF_TS),
+         "guard_end": wire(closed)},
+    ]  # fmt: skip
+    source = write_contacts(tmp_path / "past.csv", rows)
+    rejects = tmp_path / "rejects.csv"
+    request = LoadRequest(sources=[str(source)], as_of=AS_OF_TS, list_name="demo", rejects=rejects)
+    report = run_load(request, client_settings(server))
+
+    assert report.balanced(), report.buckets()
+    assert (report.delivered, report.expired, report.duplicate) == (1, 2, 0)
+    [record] = sandbox.records("demo").values()
+    assert (record.fields["first_name"], record.guard_end) == ("Early", "2027-12-01T22:00:00Z")
+    expired = read_table(rejects).query("bucket == 'expired'")
+    assert sorted(expired["first_name"]) == ["Alone", "Late"]
+    assert expired["reason"].str.contains("had passed by").all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pytest
@@ -90,8 +91,11 @@ def test_later_row_wins_among_keys_across_batches() -> None:
 @given(
     keys=st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=60),
     cut=st.integers(0, 60),
+    out=st.lists(st.booleans(), min_size=60, max_size=60),
 )
-def test_duplicate_verdict_matches_a_plain_python_oracle(keys: list[str], cut: int) -> None:
+def test_duplicate_verdict_matches_a_plain_python_oracle(
+    keys: list[str], cut: int, out: list[bool]
+) -> None:
     finder = DuplicateFinder()
     for part in (keys[:cut], keys[cut:]):
         if part:
@@ -100,3 +104,10 @@ def test_duplicate_verdict_matches_a_plain_python_oracle(keys: list[str], cut: i
     last = {key: position for position, key in enumerate(keys)}
     assert verdict.winner.tolist() == [last[key] for key in keys]
     assert verdict.duplicate.tolist() == [last[key] != i for i, key in enumerate(keys)]
+    # Rows left out of the judgement neither win nor lose.
+    taking = np.array([not gone for gone in out[: len(keys)]], dtype=bool)
+    partial = finder.verdict(taking=taking)
+    last_taking = {key: i for i, key in enumerate(keys) if taking[i]}
+    winners = [last_taking[key] if taking[i] else i for i, key in enumerate(keys)]
+    assert partial.winner.tolist() == winners
+    assert partial.duplicate.tolist() == [w != i for i, w in enumerate(winners)]
