@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -155,7 +155,7 @@ class ContactPipeline:
         load's clock runs on from `now`); `now` when not given."""
         self.sources = sources
         self.mapping = mapping
-        self.options = options
+        self.options = replace(options, load_time=now)
         self.now = now
         self.counts = RunCounts()
         self.rows_in_run: int | None = None

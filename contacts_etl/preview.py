@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -113,7 +113,7 @@ def first_open_rows(
     renames = mapping.resolve(source.columns, str(source.path))
     for batch in source.batches():
         frame = batch.frame.head(max(PEEK_ROWS, limit)).reset_index(drop=True)
-        normalised = normalise_batch(frame, renames, options)
+        normalised = normalise_batch(frame, renames, replace(options, load_time=now))
         open_rows = ~expired_rows(normalised.contacts, now)
         head = normalised.contacts[open_rows].head(limit)
         zones = normalised.zones[open_rows].head(limit)

@@ -50,27 +50,30 @@ class CallingHours:
 
 
 def clip_to_calling_hours(
-    start: Int64Array, end: Int64Array, zones: pd.Series | RowZones, hours: CallingHours
+    start: Int64Array,
+    end: Int64Array,
+    zones: pd.Series | RowZones,
+    hours: CallingHours,
+    after: Int64Array | None = None,
 ) -> tuple[Int64Array, Int64Array]:
-    """Windows narrowed to their first stretch inside `hours`; may come back empty."""
+    """Windows narrowed to their first stretch inside `hours`; may come back empty. Where
+    `after` holds an instant (not NaT), the stretch is the first one still open at it."""
     zones = RowZones.of(zones)
-    wall = wall_time_by_zone(start, zones)
+    anchor = start if after is None else np.where(after != NAT, np.maximum(start, after), start)
+    wall = wall_time_by_zone(anchor, zones)
     known = wall != NAT
     day = np.where(known, wall // NS_PER_DAY, 0)
     time_of_day = np.where(known, wall - day * NS_PER_DAY, 0)
     opens = hours.opens * NS_PER_MINUTE
     closes = hours.closes * NS_PER_MINUTE
 
-    before = time_of_day < opens
-    after = time_of_day >= closes
-    stretch_day = np.where(after, day + 1, day)
-    moved = known & (before | after)
-
-    opening = np.where(moved, stretch_day * NS_PER_DAY + opens, NAT)
-    opening_utc = localize_by_zone(opening, zones, moved, "start")
+    stretch_day = np.where(time_of_day >= closes, day + 1, day)
+    opening = np.where(known, stretch_day * NS_PER_DAY + opens, NAT)
+    opening_utc = localize_by_zone(opening, zones, known, "start")
     closing = np.where(known, stretch_day * NS_PER_DAY + closes, NAT)
     closing_utc = localize_by_zone(closing, zones, known, "end")
 
-    new_start = np.where(moved, opening_utc, start)
+    # The start moves up to the stretch's opening (it stays where it is inside the stretch).
+    new_start = np.where(known, np.maximum(start, opening_utc), start)
     new_end = np.where(known, np.minimum(end, closing_utc), end)
     return new_start, new_end

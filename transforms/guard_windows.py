@@ -80,8 +80,12 @@ def normalise_guard_windows(
     default_zone: str,
     faults: RowFaults,
     calling_hours: CallingHours | None = None,
+    load_time: pd.Timestamp | None = None,
 ) -> GuardWindows:
-    """Read, convert, round inward and check every row's window; faults go to `faults`."""
+    """Read, convert, round inward and check every row's window; faults go to `faults`.
+
+    With calling hours and a `load_time`, a window open at that moment is narrowed to the
+    permitted stretch still open then (its first stretch may have passed)."""
     zones = row_zones(frame, default_zone, faults)
     coded = RowZones.of(zones)
     raw_start = _bound(frame, "guard_start", coded, "start", faults)
@@ -97,7 +101,7 @@ def normalise_guard_windows(
 
     usable = both & ~reversed_window & ~too_short & coded.known
     if calling_hours is not None and usable.any():
-        clipped_start, clipped_end = clip_to_calling_hours(start, end, coded, calling_hours)
+        clipped_start, clipped_end = _clip(start, end, coded, calling_hours, load_time)
         clipped_start = ceil_to_minute(clipped_start)
         clipped_end = floor_to_minute(clipped_end)
         outside = usable & (clipped_end - clipped_start < NS_PER_MINUTE)
@@ -109,3 +113,30 @@ def normalise_guard_windows(
     return GuardWindows(
         start=np.where(usable, start, NAT), end=np.where(usable, end, NAT), zone=zones
     )
+
+
+def _clip(
+    start: Int64Array,
+    end: Int64Array,
+    zones: RowZones,
+    hours: CallingHours,
+    load_time: pd.Timestamp | None,
+) -> tuple[Int64Array, Int64Array]:
+    """Windows narrowed to calling hours: from the load time for windows open at it, where a
+    permitted minute remains; else from their start (what comes back then ends by the load
+    time, and is expired, not invalid)."""
+    if load_time is None:
+        return clip_to_calling_hours(start, end, zones, hours)
+    now = load_time.value
+    open_now = (start < now) & (end > now)
+    clipped_start, clipped_end = clip_to_calling_hours(
+        start, end, zones, hours, after=np.where(open_now, now, NAT)
+    )
+    spent = open_now & (
+        floor_to_minute(clipped_end) - ceil_to_minute(clipped_start) < NS_PER_MINUTE
+    )
+    if spent.any():
+        first_start, first_end = clip_to_calling_hours(start, end, zones, hours)
+        clipped_start = np.where(spent, first_start, clipped_start)
+        clipped_end = np.where(spent, first_end, clipped_end)
+    return clipped_start, clipped_end

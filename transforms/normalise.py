@@ -45,6 +45,9 @@ class NormaliseOptions:
     calling_hours: CallingHours | None = None
     e164: bool = False
     keys: tuple[str, ...] = ("number1",)
+    load_time: pd.Timestamp | None = None
+    """With calling hours: a window open at this moment keeps the permitted stretch still open
+    then, not a first one that has already passed."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,11 @@ def normalise_batch(
         faults.add(numbers_blank, "has no phone number in number1, number2 or number3")
 
     windows = normalise_guard_windows(
-        mapped, options.default_zone, faults, calling_hours=options.calling_hours
+        mapped,
+        options.default_zone,
+        faults,
+        calling_hours=options.calling_hours,
+        load_time=options.load_time,
     )
 
     for name in STANDARD_FIELDS:

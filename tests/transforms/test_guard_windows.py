@@ -43,11 +43,16 @@ def windows(
     rows: list[tuple[str | None, str | None, str | None]],
     zone: str = DEFAULT,
     hours: str | None = None,
+    load_time: str | None = None,
 ) -> tuple[list[str | None], list[str | None], RowFaults]:
     frame = pd.DataFrame(rows, columns=["guard_start", "guard_end", "timezone"], dtype="str")
     faults = RowFaults(frame.index)
     result = normalise_guard_windows(
-        frame, zone, faults, CallingHours.parse(hours) if hours else None
+        frame,
+        zone,
+        faults,
+        CallingHours.parse(hours) if hours else None,
+        pd.Timestamp(load_time) if load_time else None,
     )
 
     def text(ns: np.ndarray) -> list[str | None]:
@@ -223,6 +228,41 @@ def test_calling_hours_move_start_to_opening_and_end_to_close() -> None:
     # Starts after closing: the next day's opening, and only that first day is kept.
     assert (starts[1], ends[1]) == ("2026-12-02T13:00Z", "2026-12-03T02:00Z")
     assert (starts[2], ends[2]) == ("2026-12-01T16:00Z", "2026-12-01T18:00Z")
+
+
+# A window of several days that began before the load, with hours 08:00-21:00 in New York.
+LONG_WINDOW = ("2026-11-25 09:00", "2026-11-30 17:00", "")
+
+
+@pytest.mark.parametrize(
+    ("load_time", "sent_start", "sent_end"),
+    [
+        # 26 Nov 19:00 EST, inside the hours: that day's stretch (start at its opening).
+        ("2026-11-27T00:00Z", "2026-11-26T13:00Z", "2026-11-27T02:00Z"),
+        # 26 Nov 22:00 EST, after the close: the next day's stretch.
+        ("2026-11-27T03:00Z", "2026-11-27T13:00Z", "2026-11-28T02:00Z"),
+        # Before the window began: its first stretch, as without a load time.
+        ("2026-11-20T00:00Z", "2026-11-25T14:00Z", "2026-11-26T02:00Z"),
+    ],
+)
+def test_calling_hours_keep_the_stretch_still_open_at_the_load_time(
+    load_time: str, sent_start: str, sent_end: str
+) -> None:
+    starts, ends, faults = windows([LONG_WINDOW], hours="08:00-21:00", load_time=load_time)
+    assert not faults.invalid.any()
+    assert (starts[0], ends[0]) == (sent_start, sent_end)
+
+
+def test_a_window_whose_permitted_stretches_have_all_passed_keeps_its_first_one() -> None:
+    # 26 Nov 21:30 EST: the window ends at 22:00, outside the hours. It had permitted minutes
+    # (they passed): its first stretch comes back, to be judged expired, not invalid.
+    starts, ends, faults = windows(
+        [("2026-11-25 09:00", "2026-11-26 22:00", "")],
+        hours="08:00-21:00",
+        load_time="2026-11-27T02:30Z",
+    )
+    assert not faults.invalid.any()
+    assert (starts[0], ends[0]) == ("2026-11-25T14:00Z", "2026-11-26T02:00Z")
 
 
 def test_window_with_no_permitted_minute_is_outside_calling_hours() -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from transforms.calling_hours import CallingHours
 from transforms.guard_windows import normalise_guard_windows
 from transforms.instants import NAT
 from transforms.row_faults import RowFaults
@@ -114,3 +115,48 @@ def test_window_with_offsets_is_never_wider_than_meant(
     assert sent_end is not None
     assert aware_start <= sent_start < aware_start + timedelta(minutes=1)
     assert aware_end - timedelta(minutes=1) < sent_end <= aware_end
+
+
+HOURS = CallingHours.parse("08:00-21:00")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2030, 1, 1)),
+    length=st.timedeltas(timedelta(minutes=1), timedelta(days=4)),
+    load_after_start=st.timedeltas(timedelta(days=-2), timedelta(days=5)),
+    zone=st.sampled_from(ZONES),
+)
+def test_calling_hours_from_the_load_time_stay_inside_window_and_hours(
+    start: datetime, length: timedelta, load_after_start: timedelta, zone: str
+) -> None:
+    """Whatever the load time: the window sent lies inside the window meant and inside the
+    hours in the row's zone; and when the load time is inside the hours, with a minute of the
+    hours and of the window still ahead, the window sent is still open then."""
+    start = start.replace(microsecond=0)  # the text below carries whole seconds
+    end = start + length
+    meant = (start.replace(tzinfo=ZoneInfo(zone)), end.replace(tzinfo=ZoneInfo(zone)))
+    meant_utc = (meant[0].astimezone(UTC), meant[1].astimezone(UTC))
+    load = (meant_utc[0] + load_after_start).replace(second=0, microsecond=0)
+    text = "%Y-%m-%dT%H:%M:%S%z"
+    frame = pd.DataFrame(
+        [(meant[0].strftime(text), meant[1].strftime(text), zone)],
+        columns=["guard_start", "guard_end", "timezone"],
+        dtype="str",
+    )
+    faults = RowFaults(frame.index)
+    result = normalise_guard_windows(frame, zone, faults, HOURS, pd.Timestamp(load))
+    if result.start[0] == NAT:
+        return  # no permitted minute at all: invalid, nothing sent
+    sent_start = pd.Timestamp(result.start[0], tz="UTC").to_pydatetime()
+    sent_end = pd.Timestamp(result.end[0], tz="UTC").to_pydatetime()
+    assert meant_utc[0] <= sent_start < sent_end <= meant_utc[1]
+    opens, closes = local(sent_start, zone), local(sent_end, zone)
+    assert opens.date() == closes.date() or closes.time() == datetime.min.time()
+    assert opens.time() >= datetime(2000, 1, 1, 8).time()
+    assert closes.time() <= datetime(2000, 1, 1, 21).time() or closes.time() == datetime.min.time()
+    at = local(load, zone)
+    hours_left = datetime.combine(at.date(), datetime(2000, 1, 1, 21).time()) - at
+    inside = at.time() >= datetime(2000, 1, 1, 8).time() and hours_left >= timedelta(minutes=1)
+    if inside and meant_utc[0] <= load and meant_utc[1] - load >= timedelta(minutes=2):
+        assert sent_end > load
