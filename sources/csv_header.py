@@ -75,9 +75,11 @@ def _header_text(raw: bytes, label: str, encoding: str) -> str:
         before = raw[: error.start]
         line = before.count(b"\n") + 1
         column = len(before[before.rfind(b"\n") + 1 :].decode(encoding, errors="replace")) + 1
+        utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[:64].count(0) > 8
+        hint = "save it as UTF-8 (it looks like UTF-16)" if utf16 else "try --encoding latin-1"
         raise SourceError(
             f"{label} line {line} column {column}: the header is not valid UTF-8 "
-            f"(byte 0x{raw[error.start]:02x}); try --encoding latin-1"
+            f"(byte 0x{raw[error.start]:02x}); {hint}"
         ) from None
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -25,6 +26,7 @@ from .csv_records import MAX_RECORD_BYTES, parse_record, raw_text
 from .options import DEFAULT_OPTIONS, ReadOptions
 from .record_boundaries import (
     RecordSpans,
+    broken_quote_offset,
     split_by_grammar,
     split_by_parity,
     unclosed_quote_offset,
@@ -126,7 +128,7 @@ class CsvSource:
                 block = pending + chunk if pending else chunk
                 if not block:
                     return
-                spans = self._split(block, at_eof)
+                spans = self._split(block, at_eof, line)
                 table = self._table(block, spans, line, convert, columns)
                 if table is not None:
                     yield from split_batches(table, self._options.batch_rows)
@@ -144,11 +146,34 @@ class CsvSource:
         except OSError as error:
             raise SourceError(f"{self._label}: cannot read the file ({error})") from None
 
-    def _split(self, block: bytes, at_eof: bool) -> RecordSpans:
-        """Whole records in `block`: by quote parity, or by grammar when a quote is out of place."""
+    def _split(self, block: bytes, at_eof: bool, line: int) -> RecordSpans:
+        """Whole records in `block` (whose first line is `line`): by quote parity, or by
+        grammar when a quote is out of place; then a quote that swallows lines is fatal."""
         delimiter = self._layout.delimiter
         spans = split_by_parity(block, delimiter, at_eof)
-        return spans if spans is not None else split_by_grammar(block, delimiter, at_eof)
+        if spans is not None:
+            return spans
+        spans = split_by_grammar(block, delimiter, at_eof)
+        if spans.multiline:
+            self._check_quotes(block, spans, line)
+        return spans
+
+    def _check_quotes(self, block: bytes, spans: RecordSpans, line: int) -> None:
+        """SourceError for a record whose quoted field spans lines and has text after its
+        closing quote: rows between were read as one field, so no row count can be trusted."""
+        following = np.append(spans.lines[1:], spans.newlines + 1)
+        for index in np.flatnonzero(following - spans.lines > 1).tolist():
+            record = block[spans.starts[index] : spans.ends[index]]
+            closing = broken_quote_offset(record, self._layout.delimiter)
+            if closing is None:
+                continue
+            opened = line + int(spans.lines[index])
+            closed = opened + record.count(b"\n", 0, closing)
+            raise SourceError(
+                f"{self._label} line {opened}: a quoted field opened here runs to line {closed}, "
+                "where text follows its closing quote; the quoting is broken (a quote inside a "
+                'field is written twice: "")'
+            )
 
     def _unfinished(self, rest: bytes, line: int, at_eof: bool) -> SourceError:
         """The error for a record that never ends; `line` is where `rest` starts."""

@@ -24,6 +24,10 @@ def normalise_encoding(name: str) -> str:
     return _ENCODINGS[canonical]
 
 
+# Delimiters as people type them on a command line.
+_SPELLED_OUT = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     """Settings for reading sources; `encoding` is normalised to 'utf-8' or 'latin-1'."""
@@ -35,12 +39,14 @@ class ReadOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoding", normalise_encoding(self.encoding))
+        if self.delimiter in _SPELLED_OUT:  # a shell passes --delimiter '\t' as two characters
+            object.__setattr__(self, "delimiter", _SPELLED_OUT[self.delimiter])
         if self.delimiter is not None and (
             len(self.delimiter) != 1 or self.delimiter in '"\r\n' or ord(self.delimiter) > 127
         ):
             raise SettingError(
-                f"delimiter {self.delimiter!r} is not usable; give one ASCII character "
-                "other than a quote or a line break"
+                f"--delimiter {self.delimiter!r} is not usable; give one ASCII character "
+                "other than a quote or a line break (or \\t for a tab)"
             )
         if self.batch_rows < 1:
             raise SettingError(f"batch_rows must be at least 1, not {self.batch_rows}")

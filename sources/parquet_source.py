@@ -104,6 +104,10 @@ def as_text_or_timestamp(array: pa.Array | pa.ChunkedArray) -> pa.Array:
         return array
     if pa.types.is_floating(kind):
         return _floats_as_text(array)
+    if pa.types.is_decimal(kind):
+        # 2125551234.00 is the whole number 2125551234, as a float64 column writes it.
+        text = pc.cast(array, pa.string())
+        return pc.replace_substring_regex(text, r"\.0+$", "")
     if pa.types.is_null(kind):
         return pa.nulls(len(array), pa.string())
     try:
@@ -132,7 +136,9 @@ class ParquetSource:
             raise SourceError(
                 f"{self._label}: not a readable Parquet file ({_first_line(error)})"
             ) from None
-        self._columns = check_header(self._label, names)
+        # Names are trimmed as a CSV header's are (" number1" is number1); read by their own.
+        self._columns = check_header(self._label, [name.strip() for name in names])
+        self._stored = dict(zip(self._columns, names, strict=True))
 
     @property
     def columns(self) -> list[str]:
@@ -146,8 +152,9 @@ class ParquetSource:
         names = self._columns if columns is None else list(columns)
         try:
             with pq.ParquetFile(self.path) as parquet:
+                stored = [self._stored[name] for name in names]
                 for record_batch in parquet.iter_batches(
-                    batch_size=self._options.batch_rows, columns=names
+                    batch_size=self._options.batch_rows, columns=stored
                 ):
                     rows = record_batch.num_rows
                     raw = [_decoded(column) for column in record_batch.columns]

@@ -172,6 +172,36 @@ def split_by_grammar(block: bytes, delimiter: str, at_eof: bool) -> RecordSpans:
     )
 
 
+def broken_quote_offset(record: bytes, delimiter: str) -> int | None:
+    """Offset of the closing quote of a quoted field that spans lines and has text after that
+    quote (`"Dwayne,...<line feeds>...Rock" Johnson`): a quote that was meant as text, and the
+    lines in between are swallowed into one field. None when the record has no such field."""
+    field = _field_pattern(delimiter)
+    separator = ord(delimiter)
+    position = 0
+    while position <= len(record):
+        match = field.match(record, position)
+        if match is None:
+            return None
+        closing, after = match.group("closing"), match.end("closing")
+        if closing is not None and b"\n" in closing and after < match.end():
+            return after - 1
+        position = match.end() + 1
+        if position > len(record) or record[position - 1] != separator:
+            return None
+    return None
+
+
+@lru_cache(maxsize=16)
+def _field_pattern(delimiter: str) -> re.Pattern[bytes]:
+    """One field of a record, naming a quoted field's quoted part `closing`."""
+    d = re.escape(delimiter.encode("ascii"))
+    text = rb"[^" + d + rb"\n]*+"
+    quoted = rb'(?P<closing>"(?:[^"]++|"")*+")' + text
+    plain = rb'(?:[^"' + d + rb"\n]" + text + rb")?+"
+    return re.compile(rb"(?>" + quoted + rb"|" + plain + rb")")
+
+
 def unclosed_quote_offset(record: bytes, delimiter: str) -> int | None:
     """Offset of the quote opening a field that runs to the end of `record` (the start of an
     unfinished record), or None when no quoted field is open there."""

@@ -93,6 +93,16 @@ def _csv_files() -> dict[str, bytes]:
         f'{phone(3)},Cy",{START},{END},,',
         row(4),
     )
+    # The quote before "Bo" was meant as text: by CSV's grammar it opens a field that swallows
+    # the next line and closes at "Rock"", where text follows it.
+    files["quote_swallows_lines.csv"] = lines(
+        HEADER,
+        row(1),
+        f'{phone(2)},"Bo the Rock,{START},{END},,',
+        row(3),
+        f'{phone(4)},Rock" Johnson,{START},{END},,',
+        row(5),
+    )
     files["header_only.csv"] = lines(HEADER)
     files["empty.csv"] = b""
     files["only_blank_lines.csv"] = b"\n\n   \n\r\n\n"
@@ -268,6 +278,19 @@ def _parquet_files() -> dict[str, bytes]:
             }
         )
     )
+    # Microseconds reach 9999-12-31 (an "open-ended" placeholder) and 1600: nanoseconds do not.
+    files["parquet_timestamps_past_nanoseconds.parquet"] = _parquet(
+        pa.table(
+            {
+                "number1": three,
+                "guard_start": pa.array([START_MS * 1000] * 3, pa.timestamp("us")),
+                "guard_end": pa.array(
+                    [END_MS * 1000, 253_402_214_400_000_000, -11_676_096_000_000_000],
+                    pa.timestamp("us"),
+                ),
+            }
+        )
+    )
     files["parquet_guard_epoch_ms_integers.parquet"] = _parquet(
         pa.table(
             {
@@ -277,6 +300,9 @@ def _parquet_files() -> dict[str, bytes]:
             }
         )
     )
+    # A sound footer over a page whose header is zeroed: pyarrow's message runs over lines.
+    sound = _parquet(pa.table({"number1": three, "guard_start": starts, "guard_end": ends}))
+    files["parquet_corrupt_page.parquet"] = sound[:50] + bytes(40) + sound[90:]
     # Random-looking but fixed bytes: a SHA-256 chain, not Parquet at all.
     block = b"not parquet"
     junk = bytearray()

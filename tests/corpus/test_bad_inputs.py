@@ -78,6 +78,7 @@ CORPUS: dict[str, Expect] = {
     "too_many_fields.csv": Loads(rows=4, sent=2),
     "unclosed_quote_mid_file.csv": Stops("unclosed_quote_mid_file.csv"),
     "stray_quote_in_unquoted_field.csv": Loads(rows=4, sent=4),
+    "quote_swallows_lines.csv": Stops("quote_swallows_lines.csv"),
     "header_only.csv": Loads(rows=0, sent=0),
     "empty.csv": Stops("empty.csv"),
     "only_blank_lines.csv": Stops("only_blank_lines.csv"),
@@ -105,8 +106,10 @@ CORPUS: dict[str, Expect] = {
     "parquet_list_as_guard_time.parquet": Loads(rows=3, sent=0),
     "parquet_timestamps_with_tz.parquet": Loads(rows=3, sent=2),
     "parquet_timestamps_naive.parquet": Loads(rows=3, sent=2),
+    "parquet_timestamps_past_nanoseconds.parquet": Loads(rows=3, sent=1),
     "parquet_guard_epoch_ms_integers.parquet": Loads(rows=4, sent=3),
     "not_parquet.parquet": Stops("not_parquet.parquet"),
+    "parquet_corrupt_page.parquet": Stops("parquet_corrupt_page.parquet"),
     # generated at test time (too big to commit)
     "single_line_10mb.csv": Loads(rows=1, sent=1),
     "header_50000_columns.csv": Stops("50,000 columns"),

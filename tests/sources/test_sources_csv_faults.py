@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from contacts_etl.errors import SourceError
+from contacts_etl.errors import SettingError, SourceError
 from tests.sources.sources_helpers import cells, open_one, read_frame, write
 
 
@@ -102,6 +102,32 @@ def test_unclosed_quote_stops_at_the_record_cap(
         list(batches)
 
 
+@pytest.mark.parametrize("block_bytes", [1024, 8 << 20])
+def test_a_quote_that_swallows_lines_is_fatal_naming_where_it_opens_and_closes(
+    tmp_path: Path, block_bytes: int
+) -> None:
+    # A quote meant as text opens a field at line 3 that, by CSV's grammar, closes 2,000
+    # lines later: those rows would vanish into one field.
+    rows = "".join(f"{n},ok\n" for n in range(2_000))
+    path = write(tmp_path / "c.csv", f'a,b\n1,2\n3,"The Rock\n{rows}4,Rock" Johnson\n5,6\n')
+    batches = open_one(path, block_bytes=block_bytes).batches()
+    with pytest.raises(SourceError, match=r"c\.csv line 3: a quoted field opened here runs to "
+                       r"line 2004, where text follows its closing quote"):  # fmt: skip
+        list(batches)
+
+
+def test_quoted_line_breaks_and_a_quote_in_one_line_text_are_still_read(tmp_path: Path) -> None:
+    text = 'a,b\n1,"two\nlines"\n2,"said ""hi"" then"\n3,5\'11"\n4,"x"y\n'
+    frame = read_frame(write(tmp_path / "c.csv", text))
+    assert cells(frame, ["a", "b"]) == [
+        ["1", "two\nlines"],
+        ["2", 'said "hi" then'],
+        ["3", "5'11\""],
+        ["4", "xy"],
+    ]
+    assert frame["source_line"].tolist() == [2, 4, 5, 6]
+
+
 def test_unclosed_quote_in_the_header(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"c\.csv line 1: a quoted field opened here never"):
         open_one(write(tmp_path / "c.csv", 'a,"b\n1,2\n'))
@@ -119,3 +145,21 @@ def test_header_with_bad_utf8_names_line_and_column(tmp_path: Path) -> None:
 def test_old_mac_line_ends_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="carriage return"):
         open_one(write(tmp_path / "c.csv", b"a,b\r1,2\r3,4\r"))
+
+
+@pytest.mark.parametrize("typed", ["\\t", "tab", "\t"])
+def test_a_tab_delimiter_as_a_shell_passes_it(tmp_path: Path, typed: str) -> None:
+    path = write(tmp_path / "c.tsv", "a\tb\n1,5\t2\n")
+    assert cells(read_frame(path, delimiter=typed), ["a", "b"]) == [["1,5", "2"]]
+
+
+@pytest.mark.parametrize("delimiter", ["ab", '"', "\n"])
+def test_an_unusable_delimiter_is_a_setting_error(tmp_path: Path, delimiter: str) -> None:
+    with pytest.raises(SettingError, match="--delimiter"):
+        read_frame(write(tmp_path / "c.csv", "a,b\n1,2\n"), delimiter=delimiter)
+
+
+def test_a_utf16_file_is_told_to_become_utf8(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.csv", "number1,city\n1,2\n".encode("utf-16"))
+    with pytest.raises(SourceError, match=r"save it as UTF-8 \(it looks like UTF-16\)"):
+        open_one(path)

@@ -60,6 +60,23 @@ def test_columns_and_conversions(tmp_path: Path) -> None:
     assert frame["_raw_record"].isna().all()
 
 
+def test_whole_decimals_read_as_the_integers_floats_give(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    values = [Decimal("2125551234.00"), Decimal("12.50"), None, Decimal("-3.00")]
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"phone": pa.array(values, pa.decimal128(14, 2))}), path)
+    assert cells(read_frame(path), ["phone"]) == [["2125551234"], ["12.50"], [None], ["-3"]]
+
+
+def test_column_names_are_trimmed_as_a_csv_header_is(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({" number1 ": ["2125551234"], "city": ["Oslo"]}), path)
+    source = open_one(path)
+    assert source.columns == ["number1", "city"]
+    assert cells(read_frame(path), ["number1", "city"]) == [["2125551234", "Oslo"]]
+
+
 def test_timestamps_stay_datetimes(tmp_path: Path) -> None:
     frame = read_frame(_contacts(tmp_path))
     assert frame["naive"].dtype == "datetime64[ms]"
