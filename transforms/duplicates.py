@@ -13,16 +13,27 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
+from schemas.fields import NUMBER_FIELDS
+
 KEY_SEPARATOR = "\x1f"
 
 
 def key_values(contacts: pd.DataFrame, keys: tuple[str, ...]) -> pa.Array:
     """The normalised key of each contact as text (several key fields joined)."""
-    parts = [contacts[k].astype("str").fillna("") for k in keys]
+    parts = [_one_form(contacts[k].astype("str").fillna(""), k) for k in keys]
     joined = parts[0]
     for part in parts[1:]:
         joined = joined + KEY_SEPARATOR + part
     return pa.array(joined, type=pa.large_string(), from_pandas=True)
+
+
+def _one_form(values: pd.Series, key: str) -> pd.Series:
+    """A phone key in one form: an E.164 domain takes `+12125551234` and `2125551234` (and
+    `+44...` and `01144...`) as they are, but they are one phone, so one key."""
+    if key not in NUMBER_FIELDS or not values.str.startswith("+").any():
+        return values
+    national = values.str.replace(r"^\+1(\d{10})$", r"\1", regex=True)
+    return national.str.replace(r"^\+", "011", regex=True)
 
 
 @dataclass(frozen=True)

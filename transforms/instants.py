@@ -462,20 +462,27 @@ def _read_text_instants_reference(values: pa.Array) -> ReadInstants:
 def read_instants(values: pd.Series) -> ReadInstants:
     """Read a column of text or of timestamps (Parquet): aware ones are UTC, naive ones local."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        utc = values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
-        return _from_datetimes(utc, is_utc=True)
+        return _from_datetimes(values.dt.tz_convert("UTC").dt.tz_localize(None), is_utc=True)
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return _from_datetimes(values.astype("datetime64[ns]"), is_utc=False)
+        return _from_datetimes(values, is_utc=False)
     return read_text_instants(pa.array(values.astype("str"), type=pa.string(), from_pandas=True))
 
 
+_EARLIEST = np.datetime64(f"{MIN_YEAR:04d}-01-01T00:00", "ns")
+_LATEST = np.datetime64(f"{MAX_YEAR:04d}-12-31T23:59:59.999999999", "ns")
+
+
 def _from_datetimes(values: pd.Series, *, is_utc: bool) -> ReadInstants:
-    ns = values.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
-    missing = values.isna().to_numpy()
-    years = values.dt.year.fillna(2000).to_numpy(dtype=np.int64)
-    out_of_range = ~missing & ((years < MIN_YEAR) | (years > MAX_YEAR))
+    """Timestamps in their own unit (Parquet's are often microseconds, reaching 9999-12-31,
+    far past what nanoseconds hold): judged against the year range before any conversion."""
+    raw = values.to_numpy()
+    missing = np.isnat(raw)
+    earliest, latest = _EARLIEST.astype(raw.dtype), _LATEST.astype(raw.dtype)
+    out_of_range = ~missing & ((raw < earliest) | (raw > latest))
     fault = np.select([missing, out_of_range], [Fault.BLANK, Fault.YEAR_RANGE], Fault.NONE)
-    ns[fault != Fault.NONE] = NAT
+    ns = np.full(len(raw), NAT, dtype=np.int64)
+    good = fault == Fault.NONE
+    ns[good] = raw[good].astype("datetime64[ns]").view(np.int64)
     return ReadInstants(
         ns=ns, is_utc=np.full(len(values), is_utc, dtype=bool), fault=fault.astype(np.int8)
     )

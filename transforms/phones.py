@@ -60,7 +60,12 @@ def normalise_phones(values: pd.Series, *, e164: bool = False) -> PhoneColumn:
         international = pc.and_(plus, pc.invert(north_american))
         candidate = pc.if_else(international, _prefixed("011", digits), national)
     form = pc.fill_null(pc.match_substring_regex(candidate, number_pattern(e164=e164)), False)
-    valid = pc.and_(pc.and_(only_digits, pc.invert(broken_plus_one)), form)
+    # Not numbers at all, though their digits would pass: a negative value (a sign, not a
+    # separator: Parquet's -2125551234) and a country code 0 ("+0 212 555 1234").
+    signed = pc.fill_null(pc.starts_with(text, "-"), False)
+    no_country = pc.and_(plus, pc.fill_null(pc.starts_with(digits, "0"), False))
+    broken = pc.or_(pc.or_(broken_plus_one, signed), no_country)
+    valid = pc.and_(pc.and_(only_digits, pc.invert(broken)), form)
     bad = pc.and_(pc.invert(blank), pc.invert(valid))
     number = pc.if_else(valid, candidate, pa.scalar(None, pa.large_string()))
     return PhoneColumn(

@@ -32,6 +32,9 @@ def zone_problem(name: str) -> str | None:
     """Why `name` cannot serve as a row's time zone, or None when it is a usable IANA zone."""
     if "/" not in name and name not in _REGIONLESS_OK:
         return "is not an IANA region name such as America/New_York"
+    if name.startswith("Etc/") and name not in _REGIONLESS_OK:
+        # Etc/GMT+5 is a fixed clock (UTC-5, its sign reversed), not a place with its rules.
+        return "is a fixed offset, not an IANA region name such as America/New_York"
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -77,6 +77,17 @@ def test_the_five9_contract_refuses_what_five9_refuses() -> None:
     five9_schema(e164=True).validate(contacts.iloc[[1]])
 
 
+def test_one_phone_in_both_forms_an_e164_domain_takes_is_one_key() -> None:
+    numbers = ["2125551234", "+12125551234", "+442079460958", "011442079460958", "+1212555123"]
+    frame = pd.DataFrame({"number1": numbers, "city": ["+1"] * 5}, dtype="str")
+    keys = key_values(frame, ("number1",)).to_pylist()
+    assert keys[0] == keys[1]
+    assert keys[2] == keys[3]
+    assert len(set(keys)) == 3  # "+1" and nine digits is not a North American number
+    # Only phone fields are read so: a custom key keeps its "+".
+    assert key_values(frame, ("city",)).to_pylist() == ["+1"] * 5
+
+
 def test_later_row_wins_among_keys_across_batches() -> None:
     finder = DuplicateFinder()
     first = pd.DataFrame({"number1": ["5551208111", "5551208112"]}, dtype="str")

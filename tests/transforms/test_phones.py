@@ -46,10 +46,15 @@ def test_e164_domains_keep_the_plus(written: str, five9: str) -> None:
         "+1 555 120 811",
         "011 44",
         "555120811#2",
+        "-2125551234",  # a negative Parquet integer: a sign, not a separator
+        "+0 212 555 1234",  # no country code starts with 0
     ],
 )
-def test_numbers_that_cannot_be_made_valid_are_flagged_not_dropped(written: str) -> None:
-    result = normalise_phones(pd.Series([written], dtype="str"))
+@pytest.mark.parametrize("e164", [False, True])
+def test_numbers_that_cannot_be_made_valid_are_flagged_not_dropped(
+    written: str, e164: bool
+) -> None:
+    result = normalise_phones(pd.Series([written], dtype="str"), e164=e164)
     assert result.bad.tolist() == [True]
     assert result.number.isna().all()
 
