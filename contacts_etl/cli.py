@@ -324,9 +324,25 @@ def sandbox(
 
 
 def main() -> None:
-    """Entry point: run the command; a user's mistake is one line on stderr and exit code 2."""
+    """Entry point: run the command; a user's mistake is one line on stderr and exit code 2
+    (a bad option or argument too, with `--help` named for the rest)."""
+    from typer.exceptions import TyperException
+
     try:
-        app()
+        code = app(standalone_mode=False)
     except ContactsEtlError as error:
-        print(f"contacts-etl: error: {error}", file=sys.stderr)
+        _fail(str(error), error.exit_code)
+    except TyperException as error:
+        if type(error).__name__ == "NoArgsIsHelpError":
+            print(error.format_message(), file=sys.stderr)  # no command at all: the help
+        else:
+            _fail(f"{error.format_message()} (see --help)", error.exit_code)
         sys.exit(error.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, exit_code: int) -> None:
+    print(f"contacts-etl: error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(exit_code)

@@ -55,16 +55,25 @@ FIRST_READ = "First {limit} contacts read (valid, window open)"
 FIRST_SENT = "First {limit} contacts that would be sent"
 
 
+def _cell(text: str, width: int = 40) -> str:
+    """A value as one short line for the terminal (a field may hold line breaks or megabytes);
+    the files written keep it whole."""
+    line = " ".join(text[: width * 4].split())
+    return line if len(line) <= width and len(text) <= width * 4 else line[: width - 1] + "…"
+
+
 def first_rows_table(rows: pd.DataFrame, limit: int, title: str = FIRST_SENT) -> Table:
     """The first contacts, guard windows in UTC and in the row's own zone."""
     table = Table(title=title.format(limit=limit), title_justify="left")
     for name in ("line", "number1", "name", "window (UTC)", "window (local)", "zone"):
         table.add_column(name)
     for _, row in rows.head(limit).iterrows():
-        name = " ".join(
-            str(row[c])
-            for c in ("first_name", "last_name")
-            if c in rows and isinstance(row[c], str)
+        name = _cell(
+            " ".join(
+                str(row[c])
+                for c in ("first_name", "last_name")
+                if c in rows and isinstance(row[c], str)
+            )
         )
         utc = _span(
             row["start_utc"].replace("T", " ")[:16] + " UTC",

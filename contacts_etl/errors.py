@@ -8,6 +8,10 @@ class ContactsEtlError(Exception):
 
     exit_code = 2
 
+    def __str__(self) -> str:
+        """The message on one line, whatever a library put in it (line breaks folded)."""
+        return " ".join(super().__str__().split())
+
 
 class SourceError(ContactsEtlError):
     """A source file cannot be read as a whole (missing, empty, unreadable, bad header)."""

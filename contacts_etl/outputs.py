@@ -89,6 +89,9 @@ class TableWriter:
         trace: TracebackType | None,
     ) -> None:
         self.close()
+        if error is not None and self.rows == 0:
+            # The run stopped before a row was written: no file that reads as "none set aside".
+            self.path.unlink(missing_ok=True)
 
 
 def rejects_columns(original_columns: list[str]) -> list[str]:

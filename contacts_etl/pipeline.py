@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.feather as feather
 
 from contacts_etl.column_mapping import ColumnMapping
+from contacts_etl.errors import SettingError
 from contacts_etl.outputs import TableWriter
 from schemas.fields import (
     CANONICAL_FIELDS,
@@ -174,6 +175,14 @@ class ContactPipeline:
         self._held_settled: list[npt.NDArray[np.int8]] = []
         self._file_names = [str(source.path) for source in sources]
         self._renames = [mapping.resolve(s.columns, str(s.path)) for s in sources]
+        for source, renames in zip(sources, self._renames, strict=True):
+            mapped = {renames.get(name, name) for name in source.columns}
+            missing = [key for key in options.keys if key not in mapped]
+            if missing:
+                raise SettingError(
+                    f"--key {missing[0]!r}: {source.path} has no such column"
+                    + (" (after --mapping)" if renames else "")
+                )
         self.output_columns = contact_columns(sources, mapping)
 
     @property

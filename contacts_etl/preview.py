@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from contacts_etl.column_mapping import ColumnMapping
 from contacts_etl.errors import SettingError
 from contacts_etl.outputs import TableWriter, contacts_frame, rejects_columns, wire_time
 from contacts_etl.pipeline import ContactPipeline, RunCounts, original_columns
-from schemas.fields import DEFAULT_ZONE
+from schemas.fields import DEFAULT_ZONE, GUARD_FIELDS, INTERNAL_FIELDS
 from sources import ContactSource, ReadOptions, open_sources
 from transforms.calling_hours import CallingHours
 from transforms.expiry import expired_rows
@@ -44,8 +45,7 @@ class PreviewRequest:
         """The normalisation settings, validated (a bad one is fatal)."""
         if self.limit < 0:
             raise SettingError(f"--limit {self.limit} must be zero or more")
-        if not self.keys:
-            raise SettingError("--key needs at least one field name")
+        check_keys(self.keys)
         return NormaliseOptions(
             default_zone=check_default_zone(self.timezone),
             calling_hours=CallingHours.parse(self.calling_hours) if self.calling_hours else None,
@@ -59,6 +59,21 @@ class PreviewRequest:
         if moment.tzinfo is None:
             raise SettingError("--as-of needs a UTC offset or Z, e.g. 2026-12-01T06:00Z")
         return moment.tz_convert("UTC")
+
+
+def check_keys(keys: Sequence[str]) -> None:
+    """The key fields Five9 matches records on: named, each once, and contact fields (a guard
+    time or zone is not one)."""
+    if not keys:
+        raise SettingError("--key needs at least one field name")
+    for key in keys:
+        if not key.strip():
+            raise SettingError("--key needs a field name, not a blank one")
+        if key in (*GUARD_FIELDS, "timezone", *INTERNAL_FIELDS):
+            raise SettingError(f"--key {key!r} is not a contact field Five9 can match on")
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise SettingError(f"--key {repeated[0]!r} is given more than once")
 
 
 @dataclass
@@ -142,35 +157,31 @@ def run_preview(
         if request.rejects
         else None
     )
-    if on_first_rows is not None:
-        on_first_rows(first_open_rows(sources, mapping, options, now, request.limit))
     first: list[pd.DataFrame] = []
     shown = 0
-    try:
-        with tempfile.TemporaryDirectory(prefix="contacts-etl-") as workdir:
-            pipeline = ContactPipeline(
-                sources, mapping, options, now, Path(workdir), rejects, on_rows_read
-            )
-            output = (
-                TableWriter(request.output, pipeline.output_columns, "--output", safe=False)
-                if request.output
-                else None
-            )
-            try:
-                for ready in pipeline.contacts():
-                    if output is not None:
-                        output.write(contacts_frame(ready.contacts))
-                    if shown < request.limit:
-                        head = ready.contacts.head(request.limit - shown)
-                        zones = ready.zones.reset_index(drop=True).head(len(head))
-                        first.append(pd.concat([head, local_windows(head, zones)], axis=1))
-                        shown += len(head)
-            finally:
+    with (
+        rejects or nullcontext(),
+        tempfile.TemporaryDirectory(prefix="contacts-etl-") as workdir,
+    ):
+        if on_first_rows is not None:
+            on_first_rows(first_open_rows(sources, mapping, options, now, request.limit))
+        pipeline = ContactPipeline(
+            sources, mapping, options, now, Path(workdir), rejects, on_rows_read
+        )
+        output = (
+            TableWriter(request.output, pipeline.output_columns, "--output", safe=False)
+            if request.output
+            else None
+        )
+        with output or nullcontext():
+            for ready in pipeline.contacts():
                 if output is not None:
-                    output.close()
-    finally:
-        if rejects is not None:
-            rejects.close()
+                    output.write(contacts_frame(ready.contacts))
+                if shown < request.limit:
+                    head = ready.contacts.head(request.limit - shown)
+                    zones = ready.zones.reset_index(drop=True).head(len(head))
+                    first.append(pd.concat([head, local_windows(head, zones)], axis=1))
+                    shown += len(head)
     return PreviewResult(
         counts=pipeline.counts,
         load_time=now,

@@ -102,6 +102,19 @@ class Five9Settings(BaseSettings):
         if bool(self.username) != bool(self.password and self.password.get_secret_value()):
             missing = "FIVE9_PASSWORD" if self.username else "FIVE9_USERNAME"
             raise ValueError(f"{missing} is not set (the user name and password come together)")
+        address = "FIVE9_REGION" if self.region else None
+        if self.rest_enabled and not self.consumer_key and (self.base_url or self.region):
+            address = address or "FIVE9_BASE_URL"
+            raise ValueError(
+                f"FIVE9_CONSUMER_KEY is not set, and {address} names a Five9 to load into "
+                "(unset it to load into the local sandbox)"
+            )
+        if not self.rest_enabled and not self.username and (self.soap_url or self.region):
+            address = address or "FIVE9_SOAP_URL"
+            raise ValueError(
+                f"FIVE9_USERNAME is not set, and {address} names a Five9 to load into "
+                "(unset it to load into the local sandbox)"
+            )
         return self
 
     @model_validator(mode="after")

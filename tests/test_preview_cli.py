@@ -127,6 +127,28 @@ BAD_INPUT: list[tuple[list[str | Path], str]] = [
     (["preview", SAMPLES / "crm_export.csv"], "crm_export.csv"),
     (["preview", FIXTURES / "header_only.csv", "--as-of", "2026-11-27T00:00"], "--as-of"),
     (["preview", FIXTURES / "header_only.csv", "--encoding", "klingon"], "klingon"),
+    # the command line's own checks, one line too
+    (["preview", FIXTURES / "header_only.csv", "--limit", "abc"], "'--limit'"),
+    (["preview", FIXTURES / "header_only.csv", "--bogus"], "--bogus"),
+    (["load", FIXTURES / "header_only.csv"], "'--list'"),
+    # --key: a column every file has, a contact field, named once
+    (["preview", FIXTURES / "header_only.csv", "--key", "NUMBER1"], "--key 'NUMBER1'"),
+    (["preview", FIXTURES / "header_only.csv", "--key", "guard_start"], "--key 'guard_start'"),
+    (["preview", FIXTURES / "header_only.csv", "--key", " "], "--key"),
+    (["load", FIXTURES / "header_only.csv", "--list", "x", "--key", "nope"], "--key 'nope'"),
+    (
+        [
+            "load",
+            FIXTURES / "header_only.csv",
+            "--list",
+            "x",
+            "--key",
+            "number1",
+            "--key",
+            "number1",
+        ],
+        "--key 'number1' is given more than once",
+    ),
 ]
 
 
@@ -158,3 +180,34 @@ def test_empty_file_and_bad_mapping_files_are_named(tmp_path: Path) -> None:
         assert done.returncode == 2, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
         assert named in done.stderr
+
+
+def test_a_huge_multiline_field_is_one_short_line_on_screen(tmp_path: Path) -> None:
+    # 100,000 line breaks in one quoted field: the table shows it cut to one line (rendering
+    # it whole took over a minute); the --output file keeps it whole.
+    field = "Ann Lee\n" * 100_000
+    source = tmp_path / "long.csv"
+    source.write_text(
+        "number1,first_name,guard_start,guard_end\n"
+        f'2125551234,"{field}",2027-12-01 09:00,2027-12-01 17:00\n',
+        encoding="utf-8",
+    )
+    output = tmp_path / "sent.csv"
+    done = run_cli("preview", source, "--as-of", AS_OF, "--output", output, "--limit", "1")
+    assert done.returncode == 0, done.stderr
+    shown = [line for line in done.stdout.splitlines() if "2125551234" in line]
+    assert len(shown) == 1, done.stdout
+    assert "Ann Lee Ann Lee" in shown[0]
+    assert "…" in shown[0]
+    assert len(done.stdout.splitlines()) < 60
+    assert pd.read_csv(output, dtype=str)["first_name"].iloc[0] == field.strip()  # trimmed
+
+
+@pytest.mark.parametrize("command", ["preview", "load"])
+def test_a_run_that_stops_leaves_no_empty_rejects_file(command: str, tmp_path: Path) -> None:
+    rejects = tmp_path / "rejects.csv"
+    args = ["--list", "demo"] if command == "load" else []
+    done = run_cli(command, SAMPLES / "contacts.csv", *args, "--key", "nope", "--rejects", rejects)
+    assert done.returncode == 2, done.stderr
+    assert "--key 'nope'" in done.stderr
+    assert not rejects.exists()  # a header alone would read as "nothing set aside"

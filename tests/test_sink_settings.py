@@ -35,7 +35,10 @@ def test_region_gives_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_dot_env_file_is_read(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("FIVE9_BASE_URL=http://127.0.0.1:9/\nFIVE9_CHUNK_SIZE=500\n")
+    (tmp_path / ".env").write_text(
+        "FIVE9_BASE_URL=http://127.0.0.1:9/\nFIVE9_CHUNK_SIZE=500\n"
+        "FIVE9_CONSUMER_KEY=key\nFIVE9_SECRET_KEY=s3cret-value\n"
+    )
     settings = load_settings()
     assert settings.resolved_base_url() == "http://127.0.0.1:9"
     assert settings.chunk_size == 500
@@ -48,6 +51,9 @@ def test_dot_env_file_is_read(tmp_path: Path) -> None:
         ("FIVE9_CHUNK_SIZE", "lots", "FIVE9_CHUNK_SIZE"),
         ("FIVE9_REGION", "mars", "FIVE9_REGION"),
         ("FIVE9_CONSUMER_KEY", "key-without-secret", "FIVE9_SECRET_KEY"),
+        # an address without credentials: not the sandbox, and no credential to use
+        ("FIVE9_BASE_URL", "http://127.0.0.1:9", "FIVE9_CONSUMER_KEY is not set"),
+        ("FIVE9_REGION", "us", "FIVE9_CONSUMER_KEY is not set"),
     ],
 )
 def test_bad_setting_is_one_line_naming_it(

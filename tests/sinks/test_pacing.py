@@ -130,7 +130,7 @@ def fake_time() -> Iterator[FakeTime]:
 
 
 def five9_default_interval() -> float:
-    settings = Five9Settings(base_url="http://127.0.0.1:9", consumer_key=None, secret_key=None)
+    settings = Five9Settings(base_url=None, region=None, consumer_key=None, secret_key=None)
     assert (settings.max_requests, settings.rate_window_seconds) == (40, 60.0)
     return settings.request_interval()
 

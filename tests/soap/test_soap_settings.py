@@ -40,6 +40,8 @@ def test_region_gives_the_soap_host(
 
 def test_india_has_no_soap_host_and_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIVE9_REGION", "in")
+    monkeypatch.setenv("FIVE9_USERNAME", "admin@example.com")
+    monkeypatch.setenv("FIVE9_PASSWORD", "p4ss-w0rd-value")
     with pytest.raises(SettingError, match="FIVE9_SOAP_URL"):
         load_settings().resolved_base_url()
 
