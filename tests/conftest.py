@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    from five9_sandbox import Sandbox, SandboxServer
+    from tests.sinks.sink_helpers import ExpectedRecord
 
 # Property tests check behaviour, never speed (speed lives in benchmarks/): no per-example
 # deadline, which a cold first call (pandera's imports) or a busy machine would break.
@@ -44,3 +50,21 @@ def own_state_dir(
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("CONTACTS_STATE_DIR", str(state))
     return state
+
+
+@pytest.fixture
+def sandbox(server: SandboxServer) -> Sandbox:
+    """The module's sandbox (its own `server` fixture), reset before each test."""
+    server.sandbox.reset()
+    return server.sandbox
+
+
+@pytest.fixture(scope="module")
+def sample_rows(tmp_path_factory: pytest.TempPathFactory) -> list[ExpectedRecord]:
+    """What preview says a load of the samples sends, in order."""
+    from tests.sinks.sink_helpers import preview_rows
+
+    rows = preview_rows([SAMPLES / "contacts.csv"], tmp_path_factory.mktemp("preview") / "sent.csv")
+    expected = json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8"))
+    assert len(rows) == expected["buckets"]["valid"]
+    return rows

@@ -4,6 +4,7 @@ sent, generated contact files, and comparisons with what the sandbox stored."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
@@ -14,12 +15,15 @@ from typing import Any
 import pandas as pd
 from pydantic import SecretStr
 
+from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
 from contacts_etl.preview import PreviewRequest, run_preview
 from five9_sandbox import Sandbox, SandboxServer
 from sinks.settings import Five9Settings
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, SAMPLES
 
 AS_OF_TS = pd.Timestamp(AS_OF)
+SAMPLE_CONTACTS = SAMPLES / "contacts.csv"
+SAMPLE_EXPECTED = json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8"))
 NOT_FIELDS = ("source_file", "source_line", "guard_start", "guard_end")
 
 
@@ -152,3 +156,19 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def chunk_count(rows: int, size: int) -> int:
     return math.ceil(rows / size)
+
+
+def load_samples_with(
+    settings: Five9Settings, rejects: Path | None = None, source: Path = SAMPLE_CONTACTS
+) -> LoadReport:
+    """`source` (the samples) loaded into list "demo", windows judged at AS_OF."""
+    request = LoadRequest(sources=[str(source)], as_of=AS_OF_TS, list_name="demo", rejects=rejects)
+    return run_load(request, settings, LoadProgress())
+
+
+def assert_samples_delivered(report: LoadReport) -> None:
+    """Every valid sample row delivered, nothing failed, the buckets add up."""
+    assert report.failed == 0
+    assert report.balanced(), report.buckets()
+    assert report.delivered == SAMPLE_EXPECTED["buckets"]["valid"]
+    assert report.rows_read == SAMPLE_EXPECTED["rows"]

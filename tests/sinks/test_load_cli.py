@@ -14,7 +14,7 @@ import pytest
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
 from tests.conftest import AS_OF, SAMPLES, run_cli
 
-from .sink_helpers import ExpectedRecord, preview_rows, read_table
+from .sink_helpers import ExpectedRecord, read_table
 
 CONTACTS = SAMPLES / "contacts.csv"
 EXPECTED = json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8"))
@@ -36,12 +36,6 @@ def sandbox_server(**settings: Any) -> SandboxServer:
 def server() -> Iterator[SandboxServer]:
     with sandbox_server() as running:
         yield running
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> Sandbox:
-    server.sandbox.reset()
-    return server.sandbox
 
 
 def point_at(monkeypatch: pytest.MonkeyPatch, server: SandboxServer, **extra: str) -> None:
@@ -84,11 +78,6 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("contacts-etl: error: ")
     return lines[0]
-
-
-@pytest.fixture(scope="module")
-def sample_rows(tmp_path_factory: pytest.TempPathFactory) -> list[ExpectedRecord]:
-    return preview_rows([CONTACTS], tmp_path_factory.mktemp("preview") / "would_send.csv")
 
 
 # -------------------------------------------------------------------------------- runs

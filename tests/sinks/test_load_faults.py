@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
+from contacts_etl.load import LoadReport
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
 from sinks.five9_wire import UploadModes, parse_upload_answer
 from sinks.rest_sink import Chunk, Five9RestSink
@@ -22,9 +22,10 @@ from sinks.settings import Five9Settings
 from tests.conftest import SAMPLES
 
 from .sink_helpers import (
-    AS_OF_TS,
     ExpectedRecord,
+    assert_samples_delivered,
     client_settings,
+    load_samples_with,
     preview_rows,
     read_table,
     stored,
@@ -45,37 +46,18 @@ def server() -> Iterator[SandboxServer]:
         yield running
 
 
-@pytest.fixture
-def sandbox(server: SandboxServer) -> Sandbox:
-    server.sandbox.reset()
-    return server.sandbox
-
-
-@pytest.fixture(scope="module")
-def sample_rows(tmp_path_factory: pytest.TempPathFactory) -> list[ExpectedRecord]:
-    """What preview says a load of the samples sends, in order."""
-    output = tmp_path_factory.mktemp("preview") / "would_send.csv"
-    rows = preview_rows([CONTACTS], output)
-    assert len(rows) == VALID
-    return rows
-
-
 def load_samples(
     server: SandboxServer,
     rejects: Path | None = None,
     source: Path = CONTACTS,
     settings: Five9Settings | None = None,
 ) -> LoadReport:
-    request = LoadRequest(sources=[str(source)], as_of=AS_OF_TS, list_name="demo", rejects=rejects)
-    return run_load(request, settings or client_settings(server, chunk_size=CHUNK), LoadProgress())
+    return load_samples_with(settings or client_settings(server, chunk_size=CHUNK), rejects, source)
 
 
 def assert_complete(report: LoadReport, sandbox: Sandbox, rows: list[ExpectedRecord]) -> None:
     """Every valid row delivered once, nothing failed, the buckets add up, records exact."""
-    assert report.failed == 0
-    assert report.balanced(), report.buckets()
-    assert report.delivered == VALID
-    assert report.rows_read == EXPECTED["rows"]
+    assert_samples_delivered(report)
     assert stored(sandbox) == wanted(rows)
 
 

@@ -52,12 +52,6 @@ def server() -> Iterator[SandboxServer]:
         yield running
 
 
-@pytest.fixture
-def sandbox(server: SandboxServer) -> Sandbox:
-    server.sandbox.reset()
-    return server.sandbox
-
-
 # -------------------------------------------------------------------------- end to end
 
 

@@ -29,12 +29,6 @@ def server() -> Iterator[SandboxServer]:
         yield running
 
 
-@pytest.fixture
-def sandbox(server: SandboxServer) -> Sandbox:
-    server.sandbox.reset()
-    return server.sandbox
-
-
 def load(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], list_name: str, *options: str | Path
 ) -> subprocess.CompletedProcess[str]:

@@ -29,12 +29,6 @@ def server() -> Iterator[SandboxServer]:
         yield running
 
 
-@pytest.fixture
-def sandbox(server: SandboxServer) -> Sandbox:
-    server.sandbox.reset()
-    return server.sandbox
-
-
 def load(
     server: SandboxServer, source: Path, state: Path, **settings: object
 ) -> tuple[LoadReport, float]:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contacts_etl.load import SOAP_WINDOW_NOTE, LoadProgress, LoadReport, LoadRequest, run_load
+from contacts_etl.load import SOAP_WINDOW_NOTE, LoadReport, LoadRequest, run_load
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer
 from sinks.five9_wire import UploadModes
 from sinks.rest_sink import Chunk
@@ -23,7 +23,9 @@ from tests.conftest import FIXTURES, SAMPLES
 from tests.sinks.sink_helpers import (
     AS_OF_TS,
     ExpectedRecord,
+    assert_samples_delivered,
     generate_contacts,
+    load_samples_with,
     max_in_window,
     preview_rows,
     read_table,
@@ -43,34 +45,18 @@ def server() -> Iterator[SandboxServer]:
         yield running
 
 
-@pytest.fixture
-def sandbox(server: SandboxServer) -> Sandbox:
-    server.sandbox.reset()
-    return server.sandbox
-
-
-@pytest.fixture(scope="module")
-def sample_rows(tmp_path_factory: pytest.TempPathFactory) -> list[ExpectedRecord]:
-    rows = preview_rows([CONTACTS], tmp_path_factory.mktemp("preview") / "would_send.csv")
-    assert len(rows) == VALID
-    return rows
-
-
 def load_samples(
     server: SandboxServer,
     rejects: Path | None = None,
     source: Path = CONTACTS,
     settings: Five9Settings | None = None,
 ) -> LoadReport:
-    request = LoadRequest(sources=[str(source)], as_of=AS_OF_TS, list_name="demo", rejects=rejects)
-    return run_load(request, settings or soap_settings(server, chunk_size=CHUNK), LoadProgress())
+    return load_samples_with(settings or soap_settings(server, chunk_size=CHUNK), rejects, source)
 
 
 def assert_complete(report: LoadReport, sandbox: Sandbox, rows: list[ExpectedRecord]) -> None:
-    assert report.failed == 0
-    assert report.balanced(), report.buckets()
-    assert report.delivered == VALID
-    assert report.rows_read == EXPECTED["rows"]
+    """Every valid row delivered once, nothing failed, the buckets add up, records exact."""
+    assert_samples_delivered(report)
     assert stored_calls(sandbox) == wanted_calls(rows)
 
 

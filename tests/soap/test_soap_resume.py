@@ -46,12 +46,6 @@ def server() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def sandbox(server: SandboxServer) -> Sandbox:
-    server.sandbox.reset()
-    return server.sandbox
-
-
-@pytest.fixture
 def contacts(tmp_path: Path) -> Path:
     return generate_contacts(tmp_path / "contacts.csv", ROWS)
 
