@@ -53,6 +53,7 @@ class RunState:
     resumed: bool
     # Attempts made before this one, per row (a replay of dead letters adds to them).
     earlier_attempts: dict[int, int] = field(default_factory=dict)
+    keys: tuple[str, ...] = ("number1",)  # the fields Five9 matches records on
 
     @classmethod
     def open(
@@ -76,13 +77,20 @@ class RunState:
             calling_hours=str(options.calling_hours),
             e164=options.e164,
             keys=options.keys,
-            chunk_size=settings.chunk_size,
             modes=(settings.crm_add_mode, settings.crm_update_mode, settings.list_add_mode),
         )
+        ledger.lock(run_id)
         if restart:
             ledger.forget(run_id)
         resumed = not ledger.begin(run_id, list_name, {"sources": [str(s.path) for s in sources]})
-        return cls(ledger, run_id, list_name, credential_id(settings), resumed and not restart)
+        return cls(
+            ledger,
+            run_id,
+            list_name,
+            credential_id(settings),
+            resumed and not restart,
+            keys=options.keys,
+        )
 
     def earlier(self) -> EarlierOutcomes:
         """What earlier attempts of this run settled."""
@@ -107,6 +115,12 @@ class RunState:
         landed = chunk.codes[~troubled]
         self.ledger.record_chunk(self.run_id, chunk.number, landed, chunk.codes[troubled])
         self.ledger.remove_dead_letters(self.list_name, ((self.run_id, int(c)) for c in landed))
+        delivered = chunk.contacts[~troubled]
+        if all(key in delivered.columns for key in self.keys):
+            values = delivered[list(self.keys)].astype("str").fillna("")
+            self.ledger.drop_superseded(
+                self.list_name, self.run_id, self.keys, list(values.itertuples(index=False))
+            )
 
     def _dead(
         self,

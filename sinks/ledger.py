@@ -13,6 +13,7 @@ and a dead-letter store of rows Five9 rejected or the run gave up on, for `conta
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -116,9 +117,33 @@ class RunLedger:
                 f"--state-dir {directory}: cannot keep the run ledger there ({error})"
             ) from None
         self.path = directory / "ledger.sqlite3"
+        self._locks: list[BinaryIO] = []
 
     def close(self) -> None:
+        for handle in self._locks:
+            handle.close()  # releases its lock
+        self._locks = []
         self._db.close()
+
+    def lock(self, run_id: str) -> None:
+        """Hold the run for this process until `close` (or the process ends, however it ends):
+        two attempts of one run at once would each send every row the other has not recorded
+        yet. SettingError when another process holds it."""
+        folder = self.path.parent / "locks"
+        try:
+            folder.mkdir(exist_ok=True)
+            handle = (folder / f"{run_id}.lock").open("ab")
+        except OSError as error:
+            raise SettingError(f"--state-dir {folder}: cannot lock the run ({error})") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise SettingError(
+                f"run {run_id} (the same sources, list and settings) is already under way in "
+                "another process; let it finish, or stop it and run this again"
+            ) from None
+        self._locks.append(handle)
 
     def begin(self, run_id: str, list_name: str, meta: dict[str, Any]) -> bool:
         """Record the run; True when it is new, False when this is a rerun of it."""
@@ -206,6 +231,27 @@ class RunLedger:
                 "DELETE FROM dead_letters WHERE list_name = ? AND run_id = ? AND row_code = ?",
                 ((list_name, run_id, int(code)) for run_id, code in keys),
             )
+
+    def drop_superseded(
+        self, list_name: str, run_id: str, fields: Sequence[str], keys: Sequence[Sequence[str]]
+    ) -> None:
+        """Dead letters of other runs on the list for records a later run just delivered (by
+        their key `fields`): replaying one would put an older payload, and window, back."""
+        if not keys or not fields:
+            return
+        values = ", ".join("json_extract(payload, ?)" for _ in fields)
+        paths = [f'$.fields."{name}"' for name in fields]
+        older = self._db.execute(
+            f"SELECT run_id, row_code, {values} FROM dead_letters "
+            "WHERE list_name = ? AND run_id != ?",
+            (*paths, list_name, run_id),
+        ).fetchall()
+        if not older:
+            return
+        delivered = {tuple(str(v) for v in key) for key in keys}
+        gone = [(run, code) for run, code, *key in older if tuple(map(str, key)) in delivered]
+        if gone:
+            self.remove_dead_letters(list_name, gone)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

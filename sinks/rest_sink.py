@@ -91,7 +91,8 @@ def _nothing(*_: object) -> None:
 class DeliveryHooks:
     """Where the run ledger hears of each outcome, as it happens.
 
-    `accepted(chunk, troubled)` runs right after Five9's 2xx and before anything else;
+    `accepted(chunk, troubled)` runs right after Five9's 2xx and before anything else (and for
+    a row Five9 refused on its own, all `troubled`);
     `dead(chunk, rows, bucket, reason, http_status, attempts)` for rows Five9 rejected or the
     run gave up on; `sent(wall_time)` as each upload request leaves; `recent_sends(seconds)`
     gives the wall-clock times of the credential's requests in the last `seconds` (all runs).
@@ -334,6 +335,9 @@ class Five9RestSink:
         rows = len(chunk.contacts)
         if rows == 1:
             reason = f"{problem} (this row alone)"
+            # The ledger settles it as rejected, as it does a row Five9 lists in importTroubles:
+            # a rerun does not send it again (and split a whole chunk again to find it).
+            self._hooks.accepted(chunk, np.ones(1, dtype=bool))
             self._set_aside(chunk, pd.Series(chunk.contacts.index), "rejected_by_five9", reason)
             self._hooks.dead(
                 chunk, np.ones(1, dtype=bool), "rejected_by_five9", reason, 400, attempts

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from contacts_etl.errors import SettingError
 from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
 from contacts_etl.retry import run_retry
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
@@ -56,7 +57,8 @@ def load(
         restart=restart,
         rejects=source.with_suffix(".rejects.csv"),
     )
-    return run_load(request, client_settings(server, chunk_size=CHUNK, **settings), LoadProgress())
+    chosen = {"chunk_size": CHUNK, **settings}
+    return run_load(request, client_settings(server, **chosen), LoadProgress())
 
 
 def test_rerun_of_a_finished_load_sends_nothing(
@@ -70,6 +72,45 @@ def test_rerun_of_a_finished_load_sends_nothing(
     assert again.run_id == first.run_id
     assert again.balanced()
     assert {key: record.writes for key, record in sandbox.records("demo").items()} == writes
+
+
+def test_a_rerun_with_another_chunk_size_is_the_same_run(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    # Rows are settled by source and line, not by chunk: a smaller chunk (a natural reaction
+    # to timeouts) must not send everything again.
+    first = load(server, contacts, tmp_path / "state")
+    again = load(server, contacts, tmp_path / "state", chunk_size=CHUNK // 2)
+    assert again.run_id == first.run_id
+    assert (again.delivered, again.already_delivered, again.requests) == (0, ROWS, 0)
+
+
+def test_a_second_attempt_while_the_first_is_under_way_is_refused(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    first = load(server, contacts, tmp_path / "state")
+    holder = RunLedger(tmp_path / "state")  # another process's attempt, still running
+    holder.lock(first.run_id)
+    try:
+        with pytest.raises(SettingError, match=f"run {first.run_id} .* already under way"):
+            load(server, contacts, tmp_path / "state")
+    finally:
+        holder.close()
+    again = load(server, contacts, tmp_path / "state")  # the lock goes with its holder
+    assert (again.delivered, again.already_delivered) == (0, ROWS)
+
+
+def test_a_row_refused_on_its_own_is_not_sent_again_by_a_rerun(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    target = contacts.read_text(encoding="utf-8").splitlines()[30].split(",")[0]
+    sandbox.set_faults(FaultPlan(refuse_chunk_containing=target))
+    first = load(server, contacts, tmp_path / "state")
+    assert (first.delivered, first.rejected_by_five9) == (ROWS - 1, 1)
+    again = load(server, contacts, tmp_path / "state")
+    # Settled as rejected, like an importTroubles row: no request, no second halving.
+    assert (again.requests, again.already_delivered, again.rejected_by_five9) == (0, ROWS - 1, 1)
+    assert again.balanced(), again.buckets()
 
 
 def test_changed_source_is_a_new_run_and_restart_ignores_the_ledger(
@@ -138,6 +179,24 @@ def test_retry_replays_a_rejected_row_and_removes_it_once_it_lands(
     # A rerun of the load now counts the replayed row as delivered before, not rejected.
     rerun = load(server, contacts, state)
     assert (rerun.already_delivered, rerun.rejected_by_five9, rerun.requests) == (ROWS, 0, 0)
+
+
+def test_a_later_run_delivering_the_same_record_retires_its_older_dead_letter(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    sandbox.set_faults(FaultPlan(refuse_chunk_containing="2000000007"))
+    load(server, contacts, state)  # 2000000007 waits as a dead letter of this run
+    sandbox.set_faults(FaultPlan())
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text(contacts.read_text(encoding="utf-8").replace("Name7,", "Fixed7,"))
+    second = load(server, fixed, state)  # a new run: the record now holds the fixed row
+    assert second.delivered == ROWS
+    settings = client_settings(server, chunk_size=CHUNK)
+    # Replaying the old letter would put the old name (and window) back: it is gone.
+    assert run_retry("demo", settings, state, dry_run=True).dead_letters == 0
+    assert run_retry("demo", settings, state).delivered == 0
+    assert sandbox.records("demo")[("2000000007",)].fields["first_name"] == "Fixed7"
 
 
 def test_rerun_right_after_a_run_starts_its_pacer_after_the_last_requests(
