@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from contacts_etl.load import LoadProgress, LoadReport, LoadRequest
+    from sinks.settings import Five9Settings
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -84,14 +85,9 @@ def cli() -> None:
 
 
 def _moment(text: str | None) -> pd.Timestamp | None:
-    if text is None:
-        return None
-    import pandas as pd
+    from contacts_etl.preview import parse_as_of
 
-    try:
-        return pd.Timestamp(text)
-    except ValueError:
-        raise SettingError(f"--as-of {text!r} is not an ISO 8601 moment") from None
+    return parse_as_of(text)
 
 
 @app.command()
@@ -190,9 +186,8 @@ def load(
     FIVE9_* credentials are set). Exit code 1 when some rows failed to load."""
     from contacts_etl.console import LoadDisplay
     from contacts_etl.load import LoadRequest, run_load
-    from sinks.settings import load_settings
 
-    settings = load_settings()
+    settings = _five9_settings()
     request = LoadRequest(
         sources=sources,
         mapping=mapping,
@@ -221,6 +216,18 @@ def load(
     display.show_report(result, console)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _five9_settings() -> Five9Settings:
+    """Five9 settings from the environment, the secret from a Prefect Secret block when
+    FIVE9_SECRET_BLOCK names one (as the flows read it)."""
+    if os.environ.get("FIVE9_SECRET_BLOCK", "").strip():
+        from flows.load_contacts import five9_settings
+
+        return five9_settings()
+    from sinks.settings import load_settings
+
+    return load_settings()
 
 
 def _load_as_flow(request: LoadRequest, progress: LoadProgress) -> LoadReport:
@@ -267,11 +274,10 @@ def retry(
     """Send the list's dead letters again (rows Five9 rejected or a load gave up on); rows
     that land leave the store. Exit code 1 when some still failed."""
     from contacts_etl.retry import run_retry
-    from sinks.settings import load_settings
 
     result = run_retry(
         list_name,
-        load_settings(),
+        _five9_settings(),
         state_dir,
         dry_run=dry_run,
         keys=tuple(key) if key else ("number1",),
@@ -340,6 +346,11 @@ def main() -> None:
         sys.exit(error.exit_code)
     except typer.Abort:
         sys.exit(1)
+    except KeyboardInterrupt:
+        # The ledger holds every chunk Five9 accepted: the same command goes on from there.
+        _fail("interrupted; run the same command again to go on where this one stopped", 130)
+    if code == 130:
+        _fail("interrupted; run the same command again to go on where this one stopped", 130)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -45,6 +45,16 @@ def output_format(path: Path, setting: str) -> str:
     raise SettingError(f"{setting} {path}: use a .csv or .parquet file name")
 
 
+def first_rows_of(path: Path, rows: int) -> pd.DataFrame:
+    """The first `rows` of a table this project wrote (CSV or Parquet), every cell as text."""
+    if output_format(path, str(path)) == "csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=False, nrows=rows)
+    head = pq.ParquetFile(path).iter_batches(batch_size=max(rows, 1))
+    first = next(head, None)
+    table = first.to_pandas() if first is not None else pd.DataFrame()
+    return table.head(rows).astype("str").fillna("")
+
+
 class TableWriter:
     """Append DataFrames with fixed columns (all text) to a CSV or Parquet file."""
 

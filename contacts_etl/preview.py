@@ -46,6 +46,8 @@ class PreviewRequest:
         if self.limit < 0:
             raise SettingError(f"--limit {self.limit} must be zero or more")
         check_keys(self.keys)
+        if not self.sources:
+            raise SettingError("no sources: give at least one CSV or Parquet file, folder or glob")
         return NormaliseOptions(
             default_zone=check_default_zone(self.timezone),
             calling_hours=CallingHours.parse(self.calling_hours) if self.calling_hours else None,
@@ -59,6 +61,16 @@ class PreviewRequest:
         if moment.tzinfo is None:
             raise SettingError("--as-of needs a UTC offset or Z, e.g. 2026-12-01T06:00Z")
         return moment.tz_convert("UTC")
+
+
+def parse_as_of(text: str | None, setting: str = "--as-of") -> pd.Timestamp | None:
+    """The moment windows are judged against, as given (None when not given)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return pd.Timestamp(text.strip())
+    except ValueError:
+        raise SettingError(f"{setting} {text!r} is not an ISO 8601 moment") from None
 
 
 def check_keys(keys: Sequence[str]) -> None:

@@ -28,6 +28,7 @@ from contacts_etl.errors import SettingError
 from flows.load_contacts import load_contacts
 from flows.preview_contacts import preview_contacts
 from schemas.fields import DEFAULT_ZONE
+from transforms.calling_hours import CallingHours
 from transforms.zones import check_default_zone
 
 
@@ -65,42 +66,79 @@ def _beside(folder: Path, text: str) -> str:
     return str(named if named.is_absolute() else folder / named)
 
 
+ENTRY_KEYS = ("list", "sources", "cron", "timezone", "mapping", "default_zone", "calling_hours")
+
+
 def read_nightly_loads(path: Path) -> list[NightlyLoad]:
-    """The [[nightly]] entries of a deployments file, checked; relative sources and mapping
-    files are taken from the deployments file's folder."""
+    """The [[nightly]] entries of a deployments file, checked as far as they can be before
+    02:00 (a mistyped key, a bad cron or calling hours, a missing mapping file: one line
+    naming the file and the entry); relative sources and mapping files are taken from the
+    deployments file's folder. Sources may not exist yet: tonight's export lands later."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SettingError(f"deployments file {path} does not exist") from None
     except tomllib.TOMLDecodeError as error:
         raise SettingError(f"deployments file {path} is not valid TOML: {error}") from None
-    loads = []
-    for number, entry in enumerate(data.get("nightly", []), start=1):
-        where = f"{path} [[nightly]] #{number}"
-        missing = [key for key in ("list", "sources", "cron", "timezone") if key not in entry]
-        if missing:
-            raise SettingError(f"{where}: missing {', '.join(missing)}")
-        if len(str(entry["cron"]).split()) != 5:
-            raise SettingError(f"{where}: cron {entry['cron']!r} needs 5 fields")
-        folder = path.resolve().parent
-        mapping = entry.get("mapping")
-        loads.append(
-            NightlyLoad(
-                list_name=str(entry["list"]),
-                sources=[_beside(folder, str(s)) for s in entry["sources"]],
-                cron=str(entry["cron"]),
-                timezone=check_default_zone(str(entry["timezone"]), f"{where}: timezone"),
-                mapping=None if mapping is None else _beside(folder, str(mapping)),
-                default_zone=check_default_zone(
-                    str(entry.get("default_zone", DEFAULT_ZONE)), f"{where}: default_zone"
-                ),
-                calling_hours=entry.get("calling_hours"),
-            )
+    unknown = sorted(set(data) - {"nightly"})
+    if unknown:
+        raise SettingError(f"{path}: unknown section {unknown[0]!r} (only [[nightly]] entries)")
+    entries = data.get("nightly", [])
+    if not isinstance(entries, list):
+        raise SettingError(
+            f"{path}: write each load as [[nightly]] (a list of tables), not [nightly]"
         )
+    loads = [_nightly_load(entry, f"{path} [[nightly]] #{n}", path.resolve().parent)
+             for n, entry in enumerate(entries, start=1)]  # fmt: skip
     names = [load.deployment_name for load in loads]
     if len(set(names)) != len(names):
         raise SettingError(f"{path}: two [[nightly]] entries load the same list")
     return loads
+
+
+def _nightly_load(entry: dict[str, Any], where: str, folder: Path) -> NightlyLoad:
+    """One [[nightly]] entry, checked."""
+    unknown = sorted(set(entry) - set(ENTRY_KEYS))
+    if unknown:
+        raise SettingError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(ENTRY_KEYS)})")
+    missing = [key for key in ENTRY_KEYS[:4] if key not in entry]
+    if missing:
+        raise SettingError(f"{where}: missing {', '.join(missing)}")
+    sources = entry["sources"]
+    sources = [sources] if isinstance(sources, str) else sources
+    if (
+        not isinstance(sources, list)
+        or not sources
+        or not all(isinstance(s, str) and s.strip() for s in sources)
+    ):
+        raise SettingError(f"{where}: sources must be a list of files, folders or globs")
+    cron, timezone = str(entry["cron"]), str(entry["timezone"])
+    if len(cron.split()) != 5:
+        raise SettingError(f"{where}: cron {cron!r} needs 5 fields")
+    timezone = check_default_zone(timezone, f"{where}: timezone")
+    try:
+        Cron(cron, timezone=timezone)
+    except ValueError:
+        raise SettingError(f"{where}: cron {cron!r} is not a valid schedule") from None
+    mapping = entry.get("mapping")
+    if mapping is not None:
+        mapping = _beside(folder, str(mapping))
+        if not Path(mapping).is_file():
+            raise SettingError(f"{where}: mapping file {mapping} does not exist")
+    hours = entry.get("calling_hours")
+    if hours is not None:
+        CallingHours.parse(str(hours), f"{where}: calling_hours")
+    return NightlyLoad(
+        list_name=str(entry["list"]),
+        sources=[_beside(folder, s) for s in sources],
+        cron=cron,
+        timezone=timezone,
+        mapping=mapping,
+        default_zone=check_default_zone(
+            str(entry.get("default_zone", DEFAULT_ZONE)), f"{where}: default_zone"
+        ),
+        calling_hours=None if hours is None else str(hours),
+    )
 
 
 def build_deployments(loads: list[NightlyLoad]) -> list[RunnerDeployment]:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import pandas as pd
 from prefect import flow, task
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -26,6 +25,8 @@ from pydantic import SecretStr
 
 from contacts_etl.errors import ContactsEtlError, SettingError
 from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
+from contacts_etl.outputs import first_rows_of
+from contacts_etl.preview import parse_as_of
 from flows.rate_limit import shared_limit
 from schemas.fields import DEFAULT_ZONE
 from sinks.settings import Five9Settings, load_settings, secret_field
@@ -103,7 +104,7 @@ def rejects_table(path: Path, report: LoadReport) -> None:
     """The first rows not delivered, with the count, as a table artifact."""
     not_delivered = report.rows_read - report.delivered - report.already_delivered
     not_delivered -= report.would_deliver
-    rows = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=REJECTS_SHOWN)
+    rows = first_rows_of(path, REJECTS_SHOWN)
     create_table_artifact(
         table=[{str(k): v for k, v in row.items()} for row in rows.to_dict(orient="records")],
         key="load-rejects",
@@ -175,12 +176,12 @@ def load_contacts(
                 rejects=rejects_path,
                 report=Path(report) if report else None,
                 restart=restart,
-                e164=load_settings().e164,
+                e164=five9_settings().e164,
                 keys=tuple(keys) if keys else ("number1",),
                 delimiter=delimiter,
                 encoding=encoding,
                 state_dir=Path(state_dir) if state_dir else None,
-                as_of=pd.Timestamp(as_of) if as_of else None,
+                as_of=parse_as_of(as_of, "as_of"),
             )
         except (ContactsEtlError, ValueError) as error:
             return Failed(message=str(error))

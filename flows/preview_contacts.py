@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.client.schemas.objects import State
+from prefect.states import Failed
 
-from contacts_etl.preview import PreviewRequest, PreviewResult, run_preview
+from contacts_etl.errors import ContactsEtlError
+from contacts_etl.outputs import first_rows_of
+from contacts_etl.preview import PreviewRequest, PreviewResult, parse_as_of, run_preview
 from schemas.fields import DEFAULT_ZONE
 
 REJECTS_SHOWN = 100
@@ -58,9 +63,18 @@ def markdown_table(frame: pd.DataFrame) -> list[str]:
 
 
 @task(name="preview-sources")
-def preview_sources(request: PreviewRequest) -> PreviewResult:
-    """Read, validate and normalise the sources; no network."""
-    return run_preview(request)
+def preview_sources(request: PreviewRequest) -> PreviewResult | str:
+    """Read, validate and normalise the sources; no network. A user's mistake (a bad file or
+    setting) comes back as its one line."""
+    try:
+        return run_preview(request)
+    except ContactsEtlError as error:
+        return str(error)
+
+
+def _e164_from_environment() -> bool:
+    """FIVE9_E164, read as the command line reads it (the preview needs no credentials)."""
+    return os.environ.get("FIVE9_E164", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 @flow(name="preview-contacts", log_prints=False)
@@ -69,37 +83,48 @@ def preview_contacts(
     mapping: str | None = None,
     timezone: str = DEFAULT_ZONE,
     calling_hours: str | None = None,
-    e164: bool = False,
+    e164: bool | None = None,
     output: str | None = None,
     rejects: str | None = None,
     limit: int = 20,
-) -> dict[str, int]:
-    """Preview a load: post the summary and the rows set aside as artifacts; return the buckets."""
+    keys: list[str] | None = None,
+    as_of: str | None = None,
+) -> dict[str, int] | State:
+    """Preview a load: post the summary and the rows set aside as artifacts; return the buckets.
+    `e164` defaults to FIVE9_E164, as a load's does. A fatal problem ends the run Failed with
+    its one-line message."""
     with tempfile.TemporaryDirectory(prefix="contacts-preview-") as scratch:
         rejects_path = Path(rejects) if rejects else Path(scratch) / "rejects.csv"
-        request = PreviewRequest(
-            sources=sources,
-            mapping=Path(mapping) if mapping else None,
-            timezone=timezone,
-            calling_hours=calling_hours,
-            e164=e164,
-            output=Path(output) if output else None,
-            rejects=rejects_path,
-            limit=limit,
-        )
+        try:
+            request = PreviewRequest(
+                sources=sources,
+                mapping=Path(mapping) if mapping else None,
+                timezone=timezone,
+                calling_hours=calling_hours,
+                e164=_e164_from_environment() if e164 is None else e164,
+                output=Path(output) if output else None,
+                rejects=rejects_path,
+                limit=limit,
+                keys=tuple(keys) if keys else ("number1",),
+                as_of=parse_as_of(as_of, "as_of"),
+            )
+        except ContactsEtlError as error:
+            return Failed(message=str(error))
         result = preview_sources(request)
+        if isinstance(result, str):
+            create_markdown_artifact(
+                f"# Contacts preview stopped\n\n{result}", key="preview-summary"
+            )
+            return Failed(message=result)
         create_markdown_artifact(
             summary_markdown(result), key="preview-summary", description="Contacts preview"
         )
         set_aside = result.counts.rows_read - result.counts.valid
-        if rejects_path.suffix.lower() == ".csv":
-            table = pd.read_csv(rejects_path, dtype=str, keep_default_na=False, nrows=REJECTS_SHOWN)
-        else:
-            table = pd.read_parquet(rejects_path).head(REJECTS_SHOWN)
+        table = first_rows_of(rejects_path, REJECTS_SHOWN)
         create_table_artifact(
             table=[
                 {str(name): value for name, value in row.items()}
-                for row in table.astype("str").fillna("").to_dict(orient="records")
+                for row in table.to_dict(orient="records")
             ],
             key="preview-rejects",
             description=f"Rows set aside: {set_aside:,} (first {min(set_aside, REJECTS_SHOWN)})",

@@ -24,6 +24,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 
+from contacts_etl.errors import SettingError
 from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
 from flows.deployments import build_deployments, read_nightly_loads
 from tests.conftest import ROOT
@@ -105,10 +106,55 @@ def test_relative_sources_and_mappings_are_read_beside_the_deployments_file(
         'timezone = "America/New_York"\n',
         encoding="utf-8",
     )
+    (folder / "crm.toml").write_text('[columns]\n"Phone" = "number1"\n', encoding="utf-8")
     monkeypatch.chdir(tmp_path)  # `serve` started from another folder
     (load,) = read_nightly_loads(Path("etc/deployments.toml"))
     assert load.sources == [str(folder.resolve() / "exports" / "*.csv"), "/srv/fixed.csv"]
     assert load.mapping == str(folder.resolve() / "crm.toml")
+
+
+GOOD_ENTRY = (
+    'list = "demo"\nsources = ["a.csv"]\ncron = "0 2 * * *"\ntimezone = "America/New_York"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (
+            "[[nightly]]\n" + GOOD_ENTRY + 'calling_hour = "08:00-21:00"\n',
+            "unknown key 'calling_hour'",
+        ),
+        ("[nightly]\n" + GOOD_ENTRY, "[[nightly]] (a list of tables), not [nightly]"),
+        (
+            "[[nightly]]\n" + GOOD_ENTRY.replace("0 2 * * *", "61 2 * * *"),
+            "is not a valid schedule",
+        ),
+        ("[[nightly]]\n" + GOOD_ENTRY + 'calling_hours = "25:00-99:00"\n', "calling_hours"),
+        ("[[nightly]]\n" + GOOD_ENTRY + 'mapping = "nope.toml"\n', "nope.toml does not exist"),
+        ("[[nightly]]\n" + GOOD_ENTRY.replace('["a.csv"]', "5"), "sources must be a list"),
+        ("[[nightlys]]\n" + GOOD_ENTRY, "unknown section 'nightlys'"),
+    ],
+    ids=["typo-key", "table", "cron", "hours", "mapping", "sources", "typo-section"],
+)
+def test_a_mistake_in_the_deployments_file_is_one_line_naming_the_entry(
+    tmp_path: Path, text: str, named: str
+) -> None:
+    config = tmp_path / "deployments.toml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingError) as raised:
+        read_nightly_loads(config)
+    message = str(raised.value)
+    assert named in message
+    assert str(config) in message
+    assert "\n" not in message
+
+
+def test_a_single_source_may_be_written_as_text(tmp_path: Path) -> None:
+    config = tmp_path / "deployments.toml"
+    config.write_text("[[nightly]]\n" + GOOD_ENTRY.replace('["a.csv"]', '"a.csv"'))
+    (load,) = read_nightly_loads(config)
+    assert load.sources == [str(tmp_path.resolve() / "a.csv")]
 
 
 def wait_for_deployments(client: SyncPrefectClient, names: list[str], timeout: float) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -53,6 +55,35 @@ def test_load_flow_delivers_and_posts_summary(
     assert "# Load into 'nightly'" in summary
     assert f"| delivered | {len(stored)} |" in summary
     assert "sandbox-secret" not in summary
+
+
+def test_load_flow_takes_its_secret_from_the_block_and_shows_parquet_rejects(
+    prefect_server: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from prefect.blocks.system import Secret
+
+    from flows.load_contacts import load_contacts
+
+    Secret(value=SecretStr("sandbox-secret")).save("five9-flow-secret", overwrite=True)
+    sandbox = Sandbox(SandboxSettings(lists=("nightly",)))
+    with SandboxServer(sandbox) as server:
+        monkeypatch.setenv("FIVE9_BASE_URL", server.base_url)
+        monkeypatch.setenv("FIVE9_CONSUMER_KEY", "sandbox-key")
+        monkeypatch.delenv("FIVE9_SECRET_KEY", raising=False)
+        monkeypatch.setenv("FIVE9_SECRET_BLOCK", "five9-flow-secret")
+        rejects = tmp_path / "rejects.parquet"
+        report = load_contacts([str(SAMPLES / "contacts.csv")], "nightly", rejects=str(rejects))
+    assert isinstance(report, dict), report
+    assert report["delivered"] == EXPECTED["buckets"]["valid"]
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["load-rejects"]))
+        )
+    data: Any = found[0].data
+    table: list[dict[str, str]] = json.loads(data) if isinstance(data, str) else data
+    set_aside = EXPECTED["rows"] - EXPECTED["buckets"]["valid"]
+    assert len(table) == set_aside
+    assert {row["bucket"] for row in table} == {"invalid", "expired", "duplicate"}
 
 
 @pytest.mark.parametrize(

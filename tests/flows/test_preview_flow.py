@@ -36,6 +36,7 @@ def test_preview_flow_posts_summary_and_rejects(prefect_server: None) -> None:
     from flows.preview_contacts import preview_contacts
 
     counts = preview_contacts([str(SAMPLES / "contacts.csv")], limit=5)
+    assert isinstance(counts, dict), counts
     set_aside = counts["invalid"] + counts["expired"] + counts["duplicate"]
     assert counts["rows_read"] == EXPECTED["rows"]
     assert counts["rows_read"] == counts["valid"] + set_aside
@@ -53,3 +54,25 @@ def test_preview_flow_posts_summary_and_rejects(prefect_server: None) -> None:
     assert len(table) == set_aside
     assert {row["bucket"] for row in table} >= {"invalid", "duplicate"}
     assert all(row["reason"] for row in table)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        ({"sources": ["/no/such/file.csv"]}, "/no/such/file.csv"),
+        ({"sources": [str(SAMPLES / "contacts.csv")], "timezone": "Mars/Base"}, "Mars/Base"),
+        ({"sources": [str(SAMPLES / "contacts.csv")], "as_of": "not-a-date"}, "as_of"),
+        ({"sources": []}, "no sources"),
+    ],
+)
+def test_a_mistake_fails_the_preview_run_with_its_one_line(
+    prefect_server: None, arguments: dict[str, Any], named: str
+) -> None:
+    from flows.preview_contacts import preview_contacts
+
+    state = preview_contacts(**arguments, return_state=True)
+    assert state.is_failed()
+    assert state.message is not None
+    assert named in state.message
+    assert "\n" not in state.message
+    assert "Traceback" not in state.message

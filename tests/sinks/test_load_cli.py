@@ -4,7 +4,11 @@ process on loopback: exit codes, one-line refusals, dry runs, and a secret that 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,3 +202,30 @@ def test_cli_missing_scope_is_one_line_naming_the_scope(
     assert missing in line
     assert records == {}
     assert_no_secret(result, report_file)
+
+
+def test_ctrl_c_stops_with_one_line_saying_how_to_go_on(
+    monkeypatch: pytest.MonkeyPatch, server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # One request per 2 s: the load is still sending when SIGINT arrives.
+    point_at(monkeypatch, server, FIVE9_MAX_REQUESTS="1", FIVE9_CHUNK_SIZE="20")
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "contacts_etl", "load", CONTACTS, "--list", "demo"]
+    with subprocess.Popen(
+        [*map(str, command), "--as-of", AS_OF, "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as running:
+        deadline = time.monotonic() + 60
+        while not sandbox.upload_times() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running.send_signal(signal.SIGINT)
+        _, stderr = running.communicate(timeout=60)
+    assert running.returncode == 130, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines == [
+        "contacts-etl: error: interrupted; run the same command again to go on where this "
+        "one stopped"
+    ]
