@@ -260,6 +260,7 @@ class Five9RestSink:
         self.totals.chunks += whole
         began = time.monotonic()
         attempts = 0
+        paced = 0  # 429s that said when to come back: they cost time, not attempts
         renewed = False
         while True:
             # The body is built before the slot so the request leaves the moment it is taken;
@@ -320,7 +321,8 @@ class Five9RestSink:
                 if status == 429:
                     self.totals.throttled += 1
                     wait = retry_after_seconds(answer.headers.get("Retry-After"))
-            if self._policy.gives_up(attempts, time.monotonic() - began):
+                    paced += wait is not None
+            if self._policy.gives_up(attempts - paced, time.monotonic() - began):
                 self._fail(chunk, f"{problem}; gave up after {attempts} attempts", status, attempts)
                 return
             self.totals.retries += 1

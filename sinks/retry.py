@@ -2,7 +2,9 @@
 
 Retried: 429 (after `Retry-After`, or a jittered backoff when it is 0, missing or unreadable),
 500/502/503/504, timeouts and dropped connections (jittered exponential backoff). Bounded in
-attempts and in total time. Other 4xx are not retried: sending the same body again cannot help.
+attempts and in total time; a 429 whose `Retry-After` was honoured counts toward the time
+only (Five9 said when to come back, so the attempt was not spent). Other 4xx are not
+retried: sending the same body again cannot help.
 """
 
 from __future__ import annotations

@@ -112,6 +112,20 @@ def test_429_storm_without_a_usable_retry_after_backs_off_and_delivers(
     assert max(gaps) < 0.75, gaps
 
 
+def test_a_429_storm_longer_than_the_attempts_is_ridden_out_when_five9_says_when(
+    server: SandboxServer, sandbox: Sandbox, sample_rows: list[ExpectedRecord]
+) -> None:
+    # Twice as many 429s as attempts allowed, each with a Retry-After: Five9 said when to
+    # come back, so only the time budget bounds them, and every row lands.
+    storms = 2 * 8
+    sandbox.set_faults(FaultPlan(storm_429=storms, retry_after="0.05"))
+    settings = client_settings(server, max_in_flight=1, max_attempts=8)
+    report = load_samples(server, settings=settings)
+
+    assert_complete(report, sandbox, sample_rows)
+    assert report.throttled_429 == storms
+
+
 def test_429_storm_honours_retry_after(
     server: SandboxServer, sandbox: Sandbox, sample_rows: list[ExpectedRecord]
 ) -> None:

@@ -318,6 +318,6 @@ def test_fault_mix_loses_nothing_and_leaks_no_secret(
         printed.err,
         rejects,
         (tmp_path / "report.json").read_text(),
-        *(path.read_bytes().decode("latin-1") for path in state.iterdir()),
+        *(path.read_bytes().decode("latin-1") for path in state.rglob("*") if path.is_file()),
     ):
         assert secret not in place
