@@ -82,7 +82,10 @@ class RunState:
         ledger.lock(run_id)
         if restart:
             ledger.forget(run_id)
-        resumed = not ledger.begin(run_id, list_name, {"sources": [str(s.path) for s in sources]})
+        begun = ledger.begin(run_id, list_name, {"sources": [str(s.path) for s in sources]})
+        # A rerun resumes only when an earlier attempt settled rows (one refused before a row
+        # was sent, for credentials or an unknown list, left nothing to resume).
+        resumed = not begun and ledger.has_settled(run_id)
         return cls(
             ledger,
             run_id,

@@ -158,6 +158,13 @@ class RunLedger:
         with self._transaction():
             self._db.execute("DELETE FROM settled WHERE run_id = ?", (run_id,))
 
+    def has_settled(self, run_id: str) -> bool:
+        """Whether an attempt of the run has settled any row."""
+        found = self._db.execute(
+            "SELECT 1 FROM settled WHERE run_id = ? LIMIT 1", (run_id,)
+        ).fetchone()
+        return found is not None
+
     def settled_codes(self, run_id: str, status: str) -> npt.NDArray[np.int64]:
         """The rows of the run already settled with `status` ('delivered' or 'rejected')."""
         rows = self._db.execute(

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from contacts_etl.errors import SettingError
+from contacts_etl.errors import ContactsEtlError, SettingError
 from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
 from contacts_etl.retry import run_retry
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
@@ -111,6 +112,16 @@ def test_a_row_refused_on_its_own_is_not_sent_again_by_a_rerun(
     # Settled as rejected, like an importTroubles row: no request, no second halving.
     assert (again.requests, again.already_delivered, again.rejected_by_five9) == (0, ROWS - 1, 1)
     assert again.balanced(), again.buckets()
+
+
+def test_an_attempt_refused_before_any_row_leaves_nothing_to_resume(
+    server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ContactsEtlError):
+        load(server, contacts, tmp_path / "state", secret_key=SecretStr("not-the-secret"))
+    report = load(server, contacts, tmp_path / "state")
+    assert report.delivered == ROWS
+    assert not any(note.startswith("Resuming run") for note in report.notes), report.notes
 
 
 def test_changed_source_is_a_new_run_and_restart_ignores_the_ledger(
