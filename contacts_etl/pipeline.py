@@ -202,11 +202,10 @@ class ContactPipeline:
         key wait for the end of the run, where the later valid row wins. Returns the rows."""
         census = KeyCensus()
         rows = 0
-        everything = False
         # Reading is sequential; each batch's keys are normalised and hashed in a worker
         # thread (Arrow and NumPy kernels, mostly outside the GIL). Order does not matter.
         with ThreadPoolExecutor(max_workers=CENSUS_THREADS) as workers:
-            pending: list[Future[npt.NDArray[np.uint64] | None]] = []
+            pending: list[Future[npt.NDArray[np.uint64]]] = []
             for source, renames in zip(self.sources, self._renames, strict=True):
                 back = {renames.get(c, c): c for c in source.columns}
                 wanted = [back[k] for k in self.options.keys if k in back]
@@ -214,22 +213,18 @@ class ContactPipeline:
                     rows += len(batch.frame)
                     pending.append(workers.submit(self._census_hashes, batch.frame, renames))
                     if len(pending) > 2 * CENSUS_THREADS:
-                        everything |= _counted(census, pending.pop(0).result())
+                        census.add(pending.pop(0).result())
             for future in pending:
-                everything |= _counted(census, future.result())
-        self._contested = ContestedKeys(np.zeros(0, np.uint64), everything=everything)
-        if not everything:
-            self._contested = census.contested()
+                census.add(future.result())
+        self._contested = census.contested()
         self.rows_in_run = rows
         return rows
 
     def _census_hashes(
         self, frame: pd.DataFrame, renames: dict[str, str]
-    ) -> npt.NDArray[np.uint64] | None:
-        """The key hashes of one batch's rows that have a key; None if keys cannot be judged."""
+    ) -> npt.NDArray[np.uint64]:
+        """The key hashes of one batch's rows that have a key."""
         keys = census_keys(frame.rename(columns=renames), self.options)
-        if keys is None:
-            return None
         known = keys.notna().all(axis=1).to_numpy()
         return key_hashes(key_values(keys[known], self.options.keys))
 
@@ -288,7 +283,7 @@ class ContactPipeline:
         if live.empty:
             return None
         contested = np.zeros(len(live), dtype=bool)
-        if len(self._contested) or self._contested.everything:
+        if len(self._contested):
             contested = self._contested.holds(key_hashes(key_values(live, self.options.keys)))
         source_columns = [c for c in frame.columns if c not in INTERNAL_FIELDS]
         if settled.any():
@@ -427,14 +422,6 @@ def _utc_ns(instants: pd.Series) -> npt.NDArray[np.int64]:
     """Aware instants as UTC nanoseconds since the epoch."""
     utc = instants.dt.tz_convert("UTC").dt.as_unit("ns").to_numpy("datetime64[ns]")
     return np.asarray(utc.view(np.int64))
-
-
-def _counted(census: KeyCensus, hashes: npt.NDArray[np.uint64] | None) -> bool:
-    """Add a batch's hashes to the census; True when the batch's keys could not be judged."""
-    if hashes is None:
-        return True
-    census.add(hashes)
-    return False
 
 
 def _staged(

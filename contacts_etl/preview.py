@@ -14,7 +14,7 @@ from contacts_etl.column_mapping import ColumnMapping
 from contacts_etl.errors import SettingError
 from contacts_etl.outputs import TableWriter, contacts_frame, rejects_columns, wire_time
 from contacts_etl.pipeline import ContactPipeline, RunCounts, original_columns
-from schemas.fields import DEFAULT_ZONE, GUARD_FIELDS, INTERNAL_FIELDS
+from schemas.fields import DEFAULT_ZONE
 from sources import ContactSource, ReadOptions, open_sources
 from transforms.calling_hours import CallingHours
 from transforms.expiry import expired_rows
@@ -45,7 +45,6 @@ class PreviewRequest:
         """The normalisation settings, validated (a bad one is fatal)."""
         if self.limit < 0:
             raise SettingError(f"--limit {self.limit} must be zero or more")
-        check_keys(self.keys)
         if not self.sources:
             raise SettingError("no sources: give at least one CSV or Parquet file, folder or glob")
         return NormaliseOptions(
@@ -71,21 +70,6 @@ def parse_as_of(text: str | None, setting: str = "--as-of") -> pd.Timestamp | No
         return pd.Timestamp(text.strip())
     except ValueError:
         raise SettingError(f"{setting} {text!r} is not an ISO 8601 moment") from None
-
-
-def check_keys(keys: Sequence[str]) -> None:
-    """The key fields Five9 matches records on: named, each once, and contact fields (a guard
-    time or zone is not one)."""
-    if not keys:
-        raise SettingError("--key needs at least one field name")
-    for key in keys:
-        if not key.strip():
-            raise SettingError("--key needs a field name, not a blank one")
-        if key in (*GUARD_FIELDS, "timezone", *INTERNAL_FIELDS):
-            raise SettingError(f"--key {key!r} is not a contact field Five9 can match on")
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
-    if repeated:
-        raise SettingError(f"--key {repeated[0]!r} is given more than once")
 
 
 @dataclass

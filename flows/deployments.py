@@ -6,7 +6,7 @@ on-demand `preview-contacts`, served by `contacts-etl serve` from a TOML file:
     sources = ["/data/exports/renewals/*.csv"]
     cron = "0 2 * * *"
     timezone = "America/New_York"   # the schedule's zone
-    # optional: mapping, default_zone, calling_hours
+    # optional: mapping, default_zone, calling_hours, keys, delimiter, encoding
 
 Each list's deployment admits one run at a time (a deployment concurrency limit of 1), so
 two loads of the same list never overlap.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,12 @@ from prefect.schedules import Cron
 
 from contacts_etl.errors import SettingError
 from flows.load_contacts import load_contacts
+from flows.parameters import DEFAULT_KEYS
 from flows.preview_contacts import preview_contacts
 from schemas.fields import DEFAULT_ZONE
+from sources import ReadOptions
 from transforms.calling_hours import CallingHours
+from transforms.normalise import check_keys
 from transforms.zones import check_default_zone
 
 
@@ -43,7 +46,9 @@ class NightlyLoad:
     mapping: str | None = None
     default_zone: str = DEFAULT_ZONE
     calling_hours: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    keys: tuple[str, ...] = DEFAULT_KEYS
+    delimiter: str | None = None
+    encoding: str = "utf-8"
 
     @property
     def deployment_name(self) -> str:
@@ -56,6 +61,9 @@ class NightlyLoad:
             "mapping": self.mapping,
             "timezone": self.default_zone,
             "calling_hours": self.calling_hours,
+            "keys": list(self.keys),
+            "delimiter": self.delimiter,
+            "encoding": self.encoding,
         }
 
 
@@ -66,7 +74,10 @@ def _beside(folder: Path, text: str) -> str:
     return str(named if named.is_absolute() else folder / named)
 
 
-ENTRY_KEYS = ("list", "sources", "cron", "timezone", "mapping", "default_zone", "calling_hours")
+ENTRY_KEYS = (
+    *("list", "sources", "cron", "timezone"),  # required
+    *("mapping", "default_zone", "calling_hours", "keys", "delimiter", "encoding"),
+)
 
 
 def read_nightly_loads(path: Path) -> list[NightlyLoad]:
@@ -128,6 +139,21 @@ def _nightly_load(entry: dict[str, Any], where: str, folder: Path) -> NightlyLoa
     hours = entry.get("calling_hours")
     if hours is not None:
         CallingHours.parse(str(hours), f"{where}: calling_hours")
+    keys = entry.get("keys", list(DEFAULT_KEYS))
+    keys = [keys] if isinstance(keys, str) else keys
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise SettingError(f"{where}: keys must be a list of field names")
+    try:
+        check_keys(keys)
+        reading = ReadOptions(
+            delimiter=None if entry.get("delimiter") is None else str(entry["delimiter"]),
+            encoding=str(entry.get("encoding", "utf-8")),
+        )
+    except SettingError as error:
+        # The checks speak of command-line options; here the entry's keys are meant.
+        raise SettingError(
+            f"{where}: {str(error).replace('--key ', 'keys ').lstrip('-')}"
+        ) from None
     return NightlyLoad(
         list_name=str(entry["list"]),
         sources=[_beside(folder, s) for s in sources],
@@ -138,6 +164,9 @@ def _nightly_load(entry: dict[str, Any], where: str, folder: Path) -> NightlyLoa
             str(entry.get("default_zone", DEFAULT_ZONE)), f"{where}: default_zone"
         ),
         calling_hours=None if hours is None else str(hours),
+        keys=tuple(keys),
+        delimiter=reading.delimiter,
+        encoding=reading.encoding,
     )
 
 

@@ -26,7 +26,7 @@ from pydantic import SecretStr
 from contacts_etl.errors import ContactsEtlError, SettingError
 from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
 from contacts_etl.outputs import first_rows_of
-from contacts_etl.preview import parse_as_of
+from flows.parameters import request_fields
 from flows.rate_limit import shared_limit
 from schemas.fields import DEFAULT_ZONE
 from sinks.settings import Five9Settings, load_settings, secret_field
@@ -167,21 +167,16 @@ def load_contacts(
         rejects_path = Path(rejects) if rejects else Path(scratch) / "rejects.csv"
         try:
             request = LoadRequest(
-                sources=sources,
-                mapping=Path(mapping) if mapping else None,
-                timezone=timezone,
-                calling_hours=calling_hours,
+                **request_fields(
+                    sources, mapping, timezone, calling_hours, keys, delimiter, encoding, as_of
+                ),
                 list_name=list_name,
                 dry_run=dry_run,
                 rejects=rejects_path,
                 report=Path(report) if report else None,
                 restart=restart,
                 e164=five9_settings().e164,
-                keys=tuple(keys) if keys else ("number1",),
-                delimiter=delimiter,
-                encoding=encoding,
                 state_dir=Path(state_dir) if state_dir else None,
-                as_of=parse_as_of(as_of, "as_of"),
             )
         except (ContactsEtlError, ValueError) as error:
             return Failed(message=str(error))

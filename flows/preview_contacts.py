@@ -14,7 +14,8 @@ from prefect.states import Failed
 
 from contacts_etl.errors import ContactsEtlError
 from contacts_etl.outputs import first_rows_of
-from contacts_etl.preview import PreviewRequest, PreviewResult, parse_as_of, run_preview
+from contacts_etl.preview import PreviewRequest, PreviewResult, run_preview
+from flows.parameters import request_fields
 from schemas.fields import DEFAULT_ZONE
 
 REJECTS_SHOWN = 100
@@ -89,6 +90,8 @@ def preview_contacts(
     limit: int = 20,
     keys: list[str] | None = None,
     as_of: str | None = None,
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
 ) -> dict[str, int] | State:
     """Preview a load: post the summary and the rows set aside as artifacts; return the buckets.
     `e164` defaults to FIVE9_E164, as a load's does. A fatal problem ends the run Failed with
@@ -97,16 +100,13 @@ def preview_contacts(
         rejects_path = Path(rejects) if rejects else Path(scratch) / "rejects.csv"
         try:
             request = PreviewRequest(
-                sources=sources,
-                mapping=Path(mapping) if mapping else None,
-                timezone=timezone,
-                calling_hours=calling_hours,
+                **request_fields(
+                    sources, mapping, timezone, calling_hours, keys, delimiter, encoding, as_of
+                ),
                 e164=_e164_from_environment() if e164 is None else e164,
                 output=Path(output) if output else None,
                 rejects=rejects_path,
                 limit=limit,
-                keys=tuple(keys) if keys else ("number1",),
-                as_of=parse_as_of(as_of, "as_of"),
             )
         except ContactsEtlError as error:
             return Failed(message=str(error))

@@ -118,6 +118,9 @@ class RunLedger:
             ) from None
         self.path = directory / "ledger.sqlite3"
         self._locks: list[BinaryIO] = []
+        self._letters_index: dict[
+            tuple[str, str, tuple[str, ...]], dict[tuple[str, ...], list[tuple[str, int]]]
+        ] = {}
 
     def close(self) -> None:
         for handle in self._locks:
@@ -246,19 +249,31 @@ class RunLedger:
         their key `fields`): replaying one would put an older payload, and window, back."""
         if not keys or not fields:
             return
+        index = self._letters_by_key(list_name, run_id, tuple(fields))
+        gone = [letter for key in keys for letter in index.pop(tuple(map(str, key)), ())]
+        if gone:
+            self.remove_dead_letters(list_name, gone)
+
+    def _letters_by_key(
+        self, list_name: str, run_id: str, fields: tuple[str, ...]
+    ) -> dict[tuple[str, ...], list[tuple[str, int]]]:
+        """Other runs' dead letters on the list by their values of `fields`, read once per run
+        (so a chunk costs its own rows, not a scan of the store). Letters another run adds
+        while this one is under way are not in it."""
+        known = self._letters_index.get((list_name, run_id, fields))
+        if known is not None:
+            return known
         values = ", ".join("json_extract(payload, ?)" for _ in fields)
-        paths = [f'$.fields."{name}"' for name in fields]
         older = self._db.execute(
             f"SELECT run_id, row_code, {values} FROM dead_letters "
             "WHERE list_name = ? AND run_id != ?",
-            (*paths, list_name, run_id),
-        ).fetchall()
-        if not older:
-            return
-        delivered = {tuple(str(v) for v in key) for key in keys}
-        gone = [(run, code) for run, code, *key in older if tuple(map(str, key)) in delivered]
-        if gone:
-            self.remove_dead_letters(list_name, gone)
+            (*(f'$.fields."{name}"' for name in fields), list_name, run_id),
+        )
+        index: dict[tuple[str, ...], list[tuple[str, int]]] = {}
+        for run, code, *key in older:
+            index.setdefault(tuple(map(str, key)), []).append((run, code))
+        self._letters_index[(list_name, run_id, fields)] = index
+        return index
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

@@ -147,16 +147,12 @@ class ContestedKeys:
     """Sorted key hashes that more than one row of the run holds."""
 
     hashes: npt.NDArray[np.uint64]
-    everything: bool = False
-    """Every key counts as contested (the census could not judge the keys)."""
 
     def __len__(self) -> int:
         return len(self.hashes)
 
     def holds(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         """For each hash: is it contested?"""
-        if self.everything:
-            return np.ones(len(hashes), dtype=bool)
         if not len(self.hashes):
             return np.zeros(len(hashes), dtype=bool)
         at = np.searchsorted(self.hashes, hashes).clip(max=len(self.hashes) - 1)

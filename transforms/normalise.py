@@ -6,6 +6,7 @@ they depend on the moment of the load and on the whole run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -14,6 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 
+from contacts_etl.errors import SettingError
 from schemas.fields import (
     CANONICAL_FIELDS,
     DEFAULT_ZONE,
@@ -48,6 +50,24 @@ class NormaliseOptions:
     load_time: pd.Timestamp | None = None
     """With calling hours: a window open at this moment keeps the permitted stretch still open
     then, not a first one that has already passed."""
+
+    def __post_init__(self) -> None:
+        check_keys(self.keys)
+
+
+def check_keys(keys: Sequence[str]) -> None:
+    """The key fields Five9 matches records on: named, each once, and contact fields (a guard
+    time or zone is not one)."""
+    if not keys:
+        raise SettingError("--key needs at least one field name")
+    for key in keys:
+        if not key.strip():
+            raise SettingError("--key needs a field name, not a blank one")
+        if key in (*GUARD_FIELDS, "timezone", *INTERNAL_FIELDS):
+            raise SettingError(f"--key {key!r} is not a contact field Five9 can match on")
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise SettingError(f"--key {repeated[0]!r} is given more than once")
 
 
 @dataclass(frozen=True)
@@ -120,16 +140,12 @@ def _clean_text(values: pd.Series) -> pd.Series:
     return text.where(text != "")
 
 
-def census_keys(mapped: pd.DataFrame, options: NormaliseOptions) -> pd.DataFrame | None:
-    """Each row's key fields as `normalise_batch` leaves them, without the rest of the work;
-    None when a key is a field whose normal form only the whole batch gives (guard times)."""
+def census_keys(mapped: pd.DataFrame, options: NormaliseOptions) -> pd.DataFrame:
+    """Each row's key fields as `normalise_batch` leaves them, without the rest of the work
+    (the keys are contact fields the batch has: `check_keys` and the pipeline see to that)."""
     fields: dict[str, pd.Series] = {}
     for key in options.keys:
-        if key in (*GUARD_FIELDS, "timezone") or key in INTERNAL_FIELDS:
-            return None
-        if key not in mapped.columns:
-            fields[key] = pd.Series(pd.NA, index=mapped.index, dtype="str")
-        elif key in NUMBER_FIELDS:
+        if key in NUMBER_FIELDS:
             fields[key] = normalise_phones(mapped[key], e164=options.e164).number
         elif key in STANDARD_FIELDS:
             fields[key] = _clean_text(mapped[key])

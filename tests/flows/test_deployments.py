@@ -134,8 +134,15 @@ GOOD_ENTRY = (
         ("[[nightly]]\n" + GOOD_ENTRY + 'mapping = "nope.toml"\n', "nope.toml does not exist"),
         ("[[nightly]]\n" + GOOD_ENTRY.replace('["a.csv"]', "5"), "sources must be a list"),
         ("[[nightlys]]\n" + GOOD_ENTRY, "unknown section 'nightlys'"),
+        ("[[nightly]]\n" + GOOD_ENTRY + 'keys = ["guard_start"]\n', "keys 'guard_start'"),
+        ("[[nightly]]\n" + GOOD_ENTRY + "keys = [5]\n", "keys must be a list"),
+        ("[[nightly]]\n" + GOOD_ENTRY + 'delimiter = "ab"\n', "delimiter 'ab'"),
+        ("[[nightly]]\n" + GOOD_ENTRY + 'encoding = "utf-16"\n', "encoding 'utf-16'"),
     ],
-    ids=["typo-key", "table", "cron", "hours", "mapping", "sources", "typo-section"],
+    ids=[
+        *("typo-key", "table", "cron", "hours", "mapping", "sources", "typo-section"),
+        *("keys", "keys-type", "delimiter", "encoding"),
+    ],
 )
 def test_a_mistake_in_the_deployments_file_is_one_line_naming_the_entry(
     tmp_path: Path, text: str, named: str
@@ -155,6 +162,22 @@ def test_a_single_source_may_be_written_as_text(tmp_path: Path) -> None:
     config.write_text("[[nightly]]\n" + GOOD_ENTRY.replace('["a.csv"]', '"a.csv"'))
     (load,) = read_nightly_loads(config)
     assert load.sources == [str(tmp_path.resolve() / "a.csv")]
+
+
+def test_keys_delimiter_and_encoding_reach_the_nightly_runs_parameters(tmp_path: Path) -> None:
+    config = tmp_path / "deployments.toml"
+    config.write_text(
+        "[[nightly]]\n" + GOOD_ENTRY + 'keys = "first_name"\ndelimiter = "\\t"\n'
+        'encoding = "ISO-8859-1"\n'
+    )
+    (load,) = read_nightly_loads(config)
+    parameters = load.parameters()
+    assert parameters["keys"] == ["first_name"]
+    assert (parameters["delimiter"], parameters["encoding"]) == ("\t", "latin-1")
+    (default,) = read_nightly_loads(write_config(tmp_path / "plain.toml", [
+        {"list": "demo", "source": "a.csv", "cron": "0 2 * * *", "timezone": "UTC"}
+    ]))  # fmt: skip
+    assert (default.parameters()["keys"], default.parameters()["delimiter"]) == (["number1"], None)
 
 
 def wait_for_deployments(client: SyncPrefectClient, names: list[str], timeout: float) -> None:

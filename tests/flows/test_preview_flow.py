@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,6 +57,27 @@ def test_preview_flow_posts_summary_and_rejects(prefect_server: None) -> None:
     assert all(row["reason"] for row in table)
 
 
+def test_preview_flow_reads_a_given_delimiter_and_dedupes_on_the_given_keys(
+    prefect_server: None, tmp_path: Path
+) -> None:
+    from flows.preview_contacts import preview_contacts
+
+    source = tmp_path / "tilde.csv"
+    source.write_text(
+        "number1~first_name~guard_start~guard_end\n"
+        "2125550101~Ann~2030-01-02 09:00~2030-01-02 17:00\n"
+        "2125550101~Bo~2030-01-02 09:00~2030-01-02 17:00\n"
+        "2125550102~Ann~2030-01-02 09:00~2030-01-02 17:00\n",
+        encoding="latin-1",
+    )
+    by_number = preview_contacts([str(source)], delimiter="~", encoding="latin-1")
+    by_both = preview_contacts([str(source)], delimiter="~", keys=["number1", "first_name"])
+    assert isinstance(by_number, dict)
+    assert isinstance(by_both, dict)
+    assert (by_number["valid"], by_number["duplicate"]) == (2, 1)
+    assert (by_both["valid"], by_both["duplicate"]) == (3, 0)
+
+
 @pytest.mark.parametrize(
     ("arguments", "named"),
     [
@@ -63,6 +85,8 @@ def test_preview_flow_posts_summary_and_rejects(prefect_server: None) -> None:
         ({"sources": [str(SAMPLES / "contacts.csv")], "timezone": "Mars/Base"}, "Mars/Base"),
         ({"sources": [str(SAMPLES / "contacts.csv")], "as_of": "not-a-date"}, "as_of"),
         ({"sources": []}, "no sources"),
+        ({"sources": [str(SAMPLES / "contacts.csv")], "delimiter": "ab"}, "delimiter"),
+        ({"sources": [str(SAMPLES / "contacts.csv")], "keys": ["guard_end"]}, "guard_end"),
     ],
 )
 def test_a_mistake_fails_the_preview_run_with_its_one_line(

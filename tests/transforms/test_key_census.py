@@ -3,13 +3,14 @@ key is the one normalisation gives."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.duplicates import ContestedKeys, KeyCensus, key_hashes, key_values
+from contacts_etl.errors import SettingError
+from transforms.duplicates import KeyCensus, key_hashes, key_values
 from transforms.normalise import NormaliseOptions, census_keys, normalise_batch
 
 
@@ -44,11 +45,6 @@ def test_contested_keys_are_those_more_than_one_row_holds() -> None:
     ]
 
 
-def test_a_census_that_cannot_judge_contests_every_key() -> None:
-    everything = ContestedKeys(np.zeros(0, np.uint64), everything=True)
-    assert everything.holds(key_hashes(pa.array(["a", "b"]))).all()
-
-
 PHONES = st.sampled_from(
     ["(555) 120-8111", "+1 555 120 8111", "1-555-120-8111", "555.120.8111", "+44 20 7946 0958",
      "011442079460958", "12", "", " 5551208111 ", "+1 44", "555-120-8112"]
@@ -72,7 +68,6 @@ def test_the_census_sees_each_valid_rows_key_as_normalisation_leaves_it(
     options = NormaliseOptions(e164=e164)
     normalised = normalise_batch(frame, {}, options)
     census = census_keys(frame, options)
-    assert census is not None
     valid = normalised.contacts.index
     assert (
         key_values(census.loc[valid], options.keys).to_pylist()
@@ -80,6 +75,17 @@ def test_the_census_sees_each_valid_rows_key_as_normalisation_leaves_it(
     )
 
 
-def test_a_guard_time_key_leaves_the_judgement_to_the_end_of_the_run() -> None:
-    frame = pd.DataFrame({"guard_start": ["2027-12-01 09:00"]}, dtype="str")
-    assert census_keys(frame, NormaliseOptions(keys=("guard_start",))) is None
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        (("guard_start",), "not a contact field"),
+        (("timezone",), "not a contact field"),
+        (("source_line",), "not a contact field"),
+        (("number1", "number1"), "more than once"),
+        ((" ",), "not a blank one"),
+        ((), "at least one"),
+    ],
+)
+def test_options_refuse_keys_five9_cannot_match_on(keys: tuple[str, ...], message: str) -> None:
+    with pytest.raises(SettingError, match=message):
+        NormaliseOptions(keys=keys)
