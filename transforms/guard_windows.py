@@ -136,7 +136,8 @@ def _clip(
         floor_to_minute(clipped_end) - ceil_to_minute(clipped_start) < NS_PER_MINUTE
     )
     if spent.any():
-        first_start, first_end = clip_to_calling_hours(start, end, zones, hours)
-        clipped_start = np.where(spent, first_start, clipped_start)
-        clipped_end = np.where(spent, first_end, clipped_end)
+        clipped_start, clipped_end = clipped_start.copy(), clipped_end.copy()
+        clipped_start[spent], clipped_end[spent] = clip_to_calling_hours(
+            start[spent], end[spent], zones.take(spent), hours
+        )
     return clipped_start, clipped_end

@@ -117,6 +117,10 @@ class RowZones:
         """True for rows with a zone."""
         return self.codes >= 0
 
+    def take(self, rows: npt.NDArray[np.bool_]) -> RowZones:
+        """The zones of the rows where `rows` is True."""
+        return RowZones(self.codes[rows], self.names)
+
 
 def _zone_groups(rows: np.ndarray, zones: RowZones) -> list[tuple[str, Int64Array]]:
     """The positions of `rows` grouped by zone, one group per distinct zone name."""

@@ -6,8 +6,12 @@ from __future__ import annotations
 import csv
 import json
 import math
+import random
+import signal
+import subprocess
+import time
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,7 @@ from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
 from contacts_etl.preview import PreviewRequest, run_preview
 from five9_sandbox import Sandbox, SandboxServer
 from sinks.settings import Five9Settings
-from tests.conftest import AS_OF, SAMPLES
+from tests.conftest import AS_OF, ROOT, SAMPLES
 
 AS_OF_TS = pd.Timestamp(AS_OF)
 SAMPLE_CONTACTS = SAMPLES / "contacts.csv"
@@ -172,3 +176,32 @@ def assert_samples_delivered(report: LoadReport) -> None:
     assert report.balanced(), report.buckets()
     assert report.delivered == SAMPLE_EXPECTED["buckets"]["valid"]
     assert report.rows_read == SAMPLE_EXPECTED["rows"]
+
+
+def kill_loads_midway(
+    command: list[str],
+    env: dict[str, str],
+    stored: Callable[[], int],
+    attempts: int,
+    seed: int = 20261127,
+) -> int:
+    """Start `command` `attempts` times; kill each (SIGKILL) at a random moment after the
+    sandbox stored more records than before it started, so each attempt settles some rows
+    first however slowly the machine starts Python. Returns how many were killed."""
+    rng = random.Random(seed)
+    killed = 0
+    for _ in range(attempts):
+        before = stored()
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 120
+        while stored() == before and process.poll() is None:
+            assert time.monotonic() < deadline, "the load stored nothing within 120 s"
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.5, 2.5))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        process.wait(timeout=60)
+    return killed

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +17,12 @@ from contacts_etl.retry import run_retry
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer
 from sinks.ledger import RunLedger
 from tests.conftest import ROOT
-from tests.sinks.sink_helpers import generate_contacts, max_in_window, preview_rows
+from tests.sinks.sink_helpers import (
+    generate_contacts,
+    kill_loads_midway,
+    max_in_window,
+    preview_rows,
+)
 
 from .soap_helpers import (
     HOUR,
@@ -120,17 +122,7 @@ def test_load_killed_at_random_points_ends_complete_after_reruns(
         sys.executable, "-m", "contacts_etl", "load", str(source), "--list", "demo",
         "--as-of", "2026-11-27T00:00:00Z", "--report", str(report),
     ]  # fmt: skip
-    rng = random.Random(20261127)
-    killed = 0
-    for _ in range(KILL_POINTS):
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        time.sleep(rng.uniform(1.5, 3.5))
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            killed += 1
-        process.wait(timeout=60)
+    killed = kill_loads_midway(command, env, lambda: len(sandbox.records("demo")), KILL_POINTS)
     assert killed >= KILL_POINTS - 1
     assert len(stored_calls(sandbox)) < len(expected)
 
