@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
@@ -96,30 +97,47 @@ def _source_contract_faults(mapped: pd.DataFrame, faults: RowFaults) -> None:
             faults.add(rows, f"{column} fails the source contract ({check})")
 
 
+# C0 controls other than tab and line breaks, and the non-characters U+FFFE and U+FFFF: XML
+# 1.0 (Five9's SOAP API) cannot carry them (XML 1.0, section 2.2, "Char"), and Five9 cuts a
+# value at a NUL. One contract for both paths, so a preview says what either would send.
+_CONTROL = "([\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff])"
+_LINE_CONTROLS = np.array([9, 10, 13], dtype=np.uint8)  # tab, line feed, carriage return
+
+
 def _text_faults(mapped: pd.DataFrame, faults: RowFaults) -> None:
-    """NUL characters in any text cell make the row unusable (Five9 would cut the value)."""
+    """A control character in any text cell makes the row unusable; the reason names it."""
     text = [
         c
         for c in mapped.columns
         if c not in INTERNAL_FIELDS
         and pd.api.types.is_string_dtype(mapped[c].dtype)
-        and _may_hold_nul(mapped[c])
+        and _may_hold_control(mapped[c])
     ]
     if len(text) > len(mapped):
-        # A wide, short batch: look for rows with a NUL first, then name the columns.
+        # A wide, short batch: look for rows with a control character first, then name the
+        # columns.
         joined = mapped[text].fillna("").astype(str).agg("".join, axis=1)
-        suspects = joined.str.contains("\x00", regex=False).to_numpy()
+        suspects = joined.str.contains(_CONTROL, regex=True).to_numpy()
         if not suspects.any():
             return
-        text = [c for c in text if mapped.loc[suspects, c].str.contains("\x00").any()]
+        text = [c for c in text if mapped.loc[suspects, c].str.contains(_CONTROL).any()]
     for column in text:
-        nul = mapped[column].str.contains("\x00", regex=False).fillna(False).to_numpy()
-        faults.add(nul, f"{column} contains a NUL character")
+        found = mapped[column].str.extract(_CONTROL, expand=False)
+        rows = found.notna().to_numpy()
+        if rows.any():
+            faults.add(rows, column + " contains " + found[rows].map(_control_name))
 
 
-def _may_hold_nul(values: pd.Series) -> bool:
-    """False when no value of the column holds a NUL byte, judged on the Arrow buffers at
-    once; True when it may (or the column is not Arrow-backed)."""
+def _control_name(character: str) -> str:
+    if character == "\x00":
+        return "a NUL character"
+    kind = "non-character" if character in "\ufffe\uffff" else "control character"
+    return f"the {kind} U+{ord(character):04X}"
+
+
+def _may_hold_control(values: pd.Series) -> bool:
+    """False when no value of the column holds a control character, judged on the Arrow
+    buffers at once; True when it may (or the column is not Arrow-backed)."""
     try:
         array = pyarrow.array(values, from_pandas=True)
     except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError):
@@ -129,9 +147,18 @@ def _may_hold_nul(values: pd.Series) -> bool:
         if not (pyarrow.types.is_string(chunk.type) or pyarrow.types.is_large_string(chunk.type)):
             return True
         data = chunk.buffers()[2]
-        if data is not None and np.frombuffer(data, dtype=np.uint8).min(initial=1) == 0:
+        if data is not None and _control_bytes(np.frombuffer(data, dtype=np.uint8)):
             return True
     return False
+
+
+def _control_bytes(data: npt.NDArray[np.uint8]) -> bool:
+    """Whether UTF-8 bytes hold a control character (or may: EF BF BE/BF is U+FFFE/U+FFFF)."""
+    low = data[data < 32]
+    if len(low) and not np.isin(low, _LINE_CONTROLS).all():
+        return True
+    lead = np.flatnonzero(data[:-2] == 0xEF)
+    return bool(len(lead)) and bool(((data[lead + 1] == 0xBF) & (data[lead + 2] >= 0xBE)).any())
 
 
 def _clean_text(values: pd.Series) -> pd.Series:

@@ -312,3 +312,26 @@ def test_calls_over_five9s_record_limit_are_halved_until_they_fit(
     assert report.requests == 7 * full + 1
     assert report.chunks == full + 1
     assert len(sandbox.soap.import_times()) == 4 * full + 1
+
+
+def test_a_control_character_sets_its_row_aside_and_the_rest_land(
+    server: SandboxServer, tmp_path: Path
+) -> None:
+    server.sandbox.reset()
+    source = tmp_path / "control.csv"
+    source.write_text(
+        "number1,first_name,guard_start,guard_end\n"
+        + "".join(
+            f"21255501{n:02d},{name},2030-01-02 09:00,2030-01-02 17:00\n"
+            for n, name in enumerate(["Ann", "Ctrl\x01Char", "Vertical\x0btab", "Bo"])
+        ),
+        encoding="utf-8",
+    )
+    rejects = tmp_path / "rejects.csv"
+    report = load_samples(server, rejects, source)
+    assert (report.rows_read, report.delivered, report.invalid) == (4, 2, 2)
+    assert {key[0] for key in server.sandbox.records("demo")} == {"2125550100", "2125550103"}
+    assert read_table(rejects)["reason"].tolist() == [
+        "first_name contains the control character U+0001",
+        "first_name contains the control character U+000B",
+    ]

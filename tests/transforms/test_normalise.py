@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -46,6 +47,42 @@ def test_every_fault_of_a_row_is_named_with_its_column_and_value() -> None:
     assert "Note contains a NUL character" in reason
     # The rejects keep the original column names and values.
     assert result.invalid[["Phone", "Start", "source_line"]].iloc[0].tolist() == ["12", "soon", 2]
+
+
+@pytest.mark.parametrize(
+    ("note", "named"),
+    [
+        ("a\x01b", "the control character U+0001"),
+        ("tab\vvertical", "the control character U+000B"),
+        ("unit\x1fseparator", "the control character U+001F"),
+        ("not a character \ufffe", "the non-character U+FFFE"),
+        ("nor \uffff", "the non-character U+FFFF"),
+        ("\x00", "a NUL character"),
+    ],
+)
+def test_a_control_character_no_xml_can_carry_makes_the_row_invalid(note: str, named: str) -> None:
+    rows = [{**GOOD, "Note": note}, {**GOOD, "Phone": "5551208112", "Note": "fine"}]
+    result = normalise_batch(batch(rows), RENAMES, NormaliseOptions())
+    assert result.invalid["reason"].tolist() == [f"Note contains {named}"]
+    assert result.contacts["Note"].tolist() == ["fine"]
+
+
+@pytest.mark.parametrize(
+    "note", ["tab\there", "line\nbreak\r\n", "\ufeffBOM", "\uffe0 fullwidth", "é😀€", ""]
+)
+def test_tabs_line_breaks_and_other_characters_are_kept(note: str) -> None:
+    result = normalise_batch(batch([{**GOOD, "Note": note}]), RENAMES, NormaliseOptions())
+    assert result.invalid.empty
+    assert len(result.contacts) == 1
+
+
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8")), min_size=1, max_size=8))
+def test_the_byte_scan_misses_no_control_character(notes: list[str]) -> None:
+    rows = [{**GOOD, "Phone": f"55512{n:05d}", "Note": note} for n, note in enumerate(notes)]
+    result = normalise_batch(batch(rows), RENAMES, NormaliseOptions())
+    control = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+    flagged = [line - 2 for line in result.invalid["source_line"]]
+    assert flagged == [n for n, note in enumerate(notes) if control.search(note)]
 
 
 def test_blank_key_is_invalid_and_names_the_key() -> None:
