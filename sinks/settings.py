@@ -81,8 +81,9 @@ class Five9Settings(BaseSettings):
     soap_calls_per_day: int = Field(default=2000, ge=1)
     soap_day_seconds: float = Field(default=86400.0, gt=0)
     """Five9's third SOAP limit is a budget, not a pace: calls stop when it is spent."""
-    soap_poll_seconds: float = Field(default=5.0, ge=0)
-    """`waitTime` of each isImportRunning poll: Five9 answers once the import ends or then."""
+    soap_poll_seconds: int = Field(default=5, ge=1, le=300)
+    """`waitTime` of each isImportRunning poll: Five9 answers once the import ends or then
+    (whole seconds; 0 would poll in a tight loop)."""
 
     @field_validator("base_url", "soap_url")
     @classmethod

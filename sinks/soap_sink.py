@@ -7,8 +7,9 @@ records on the key fields, so a contact sent twice updates its record instead of
 second one. Rows count as delivered only once `getListImportResult` has answered, less the
 rows it lists in `importTroubles` (`rejected_by_five9`); the ledger hears of them then, so a
 crash between the call and its result makes a rerun send those rows again (an update). When
-the import's outcome cannot be learnt (polls fail until retries run out) its rows are `failed`
-and wait as dead letters, though Five9 may have loaded them.
+the import's outcome cannot be learnt (polls fail until the attempts run out, or the import
+stays running or its result unready past the time allowed a chunk) its rows are `failed` and
+wait as dead letters, though Five9 may have loaded them.
 
 Five9's limits shape the sink (shared/five9-api.md section 3): at most 100 records a call,
 calls paced for both 20 a minute and 1,000 an hour (the longer interval, with a margin), and
@@ -24,7 +25,6 @@ call leaves is held back as `expired`. Five9 itself does not enforce the end of 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass, field
@@ -253,29 +253,32 @@ class Five9SoapSink(Five9RestSink):
         await self._send(chunk.part(~first), whole=False)
 
     async def _settle(self, chunk: Chunk, identifier: str, attempts: int) -> None:
-        """Poll the import until it ends, then read its result."""
+        """Poll the import until it ends, then read its result. An import still running, or a
+        result not ready, costs time, not an attempt: waiting is bounded by the time allowed
+        for a chunk."""
         assert self._service is not None
-        wait = math.ceil(self.settings.soap_poll_seconds)
         began = time.monotonic()
         failures = 0
         while True:
-            problem = ""
+            waited = False  # Five9 held the poll for its waitTime: poll again at once
+            failed = True  # a poll that failed (not one that found the import unfinished)
             try:
                 self.totals.polls += 1
                 running = await self._service.isImportRunning(
-                    identifier={"identifier": identifier}, waitTime=wait
+                    identifier={"identifier": identifier}, waitTime=self.settings.soap_poll_seconds
                 )
                 if running:
-                    continue
-                result = await self._service.getListImportResult(
-                    identifier={"identifier": identifier}
-                )
+                    problem, waited, failed = "the import was still running", True, False
+                else:
+                    result = await self._service.getListImportResult(
+                        identifier={"identifier": identifier}
+                    )
             except Fault as fault:
                 if fault_name(fault) == NOT_READY:
                     self.totals.not_ready += 1
-                    await asyncio.sleep(self._policy.backoff(1))
-                    continue
-                problem = f"Five9 answered {fault_text(fault)}"
+                    problem, failed = "its result was not ready", False
+                else:
+                    problem = f"Five9 answered {fault_text(fault)}"
             except TransportError as error:
                 if error.status_code in (401, 403):
                     raise self._refused(error.status_code) from None
@@ -285,18 +288,22 @@ class Five9SoapSink(Five9RestSink):
             except httpx.TransportError as error:
                 problem = f"the connection to Five9 failed ({type(error).__name__})"
             else:
-                self._take(chunk, read_import_result(result, len(chunk.contacts)), attempts)
-                return
-            failures += 1
-            if self._policy.gives_up(failures, time.monotonic() - began):
+                if not running:
+                    self._take(chunk, read_import_result(result, len(chunk.contacts)), attempts)
+                    return
+            failures += failed
+            elapsed = time.monotonic() - began
+            if self._policy.gives_up(failures, elapsed):
                 reason = (
                     f"{problem} while waiting for import {identifier}; gave up after "
-                    f"{failures} attempts (Five9 may have loaded these rows)"
+                    f"{elapsed:.0f} s and {failures} failed polls (Five9 may have loaded "
+                    "these rows)"
                 )
                 self._fail(chunk, reason, None, attempts)
                 return
-            self.totals.retries += 1
-            await asyncio.sleep(self._policy.backoff(failures))
+            if not waited:
+                self.totals.retries += failed
+                await asyncio.sleep(self._policy.backoff(max(failures, 1)))
 
     def _take(self, chunk: Chunk, answer: ImportAnswer, attempts: int) -> None:
         """Count an import's result: troubles rejected, the rest delivered."""

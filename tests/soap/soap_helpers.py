@@ -51,7 +51,7 @@ def soap_settings(server: SandboxServer, **overrides: Any) -> Five9Settings:
         "soap_calls_per_hour": sandbox.soap_calls_per_hour,
         "soap_hour_seconds": sandbox.soap_hour_seconds,
         "rate_window_seconds": sandbox.soap_minute_seconds,
-        "soap_poll_seconds": 1.0,
+        "soap_poll_seconds": 1,
         "chunk_size": 100,
         "request_timeout_seconds": 10.0,
         "max_attempts": 8,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,23 @@ def test_calls_whose_retries_run_out_fail_their_rows(
         r.source_line for r in sample_rows
     )
     assert failed["reason"].str.contains("gave up after 2 attempts").all()
+
+
+def test_an_import_result_that_never_comes_fails_its_rows_once_the_time_is_spent(
+    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.set_faults(FaultPlan(soap_not_ready=10_000))
+    rejects = tmp_path / "rejects.csv"
+    settings = soap_settings(server, max_attempts=2, max_retry_seconds=1.5)
+    began = time.monotonic()
+    report = load_samples(server, rejects, settings=settings)
+    assert time.monotonic() - began < 30  # not a poll loop without end
+    assert report.failed == VALID
+    assert report.balanced(), report.buckets()
+    reasons = read_table(rejects).query("bucket == 'failed'")["reason"]
+    assert reasons.str.contains("its result was not ready while waiting for import").all()
+    assert reasons.str.contains("Five9 may have loaded these rows").all()
+    assert len(sandbox.events_of("soap_result_not_ready")) > 2  # more polls than attempts
 
 
 def test_import_troubles_are_rejected_by_five9_with_its_message(
