@@ -213,7 +213,7 @@ def load(
             result = _load_as_flow(request, display.progress)
         else:
             result = run_load(request, settings, display.progress)
-    display.show_report(result, console)
+    display.show_report(result, console, request.rejects)
     if result.failed:
         raise typer.Exit(1)
 
@@ -273,6 +273,7 @@ def retry(
 ) -> None:
     """Send the list's dead letters again (rows Five9 rejected or a load gave up on); rows
     that land leave the store. Exit code 1 when some still failed."""
+    from contacts_etl.console import counted
     from contacts_etl.retry import run_retry
 
     result = run_retry(
@@ -290,9 +291,16 @@ def retry(
     )
     if not dry_run and result.dead_letters:
         console.print(
-            f"Replayed in {result.requests:,} requests: {result.delivered:,} delivered, "
+            f"Replayed in {counted(result.requests, 'request')}: {result.delivered:,} delivered, "
             f"{result.rejected_by_five9:,} rejected by Five9 again, {result.failed:,} failed, "
             f"{result.expired:,} expired (removed)."
+        )
+    for reason, count in list(result.still_failing.items())[:3]:
+        console.print(f"Still failing ({count:,}): {reason}")
+    if result.calls_spent_until:
+        console.print(
+            "Five9's budget of SOAP import calls a day for this user is spent until "
+            f"{result.calls_spent_until}: run `contacts-etl retry` again after that time."
         )
     if result.failed:
         raise typer.Exit(1)

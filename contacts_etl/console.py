@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 from rich.console import Console
 from rich.progress import (
@@ -174,7 +176,7 @@ class LoadDisplay:
             self._progress.advance(self._sending, contacts)
 
     @staticmethod
-    def show_report(report: LoadReport, console: Console) -> None:
+    def show_report(report: LoadReport, console: Console, rejects: Path | None = None) -> None:
         """The buckets, the requests, and what the run means for the user."""
         title = f"Load into {report.list_name!r}" + (" (dry run)" if report.dry_run else "")
         table = Table(title=title, title_justify="left", caption=f"target: {report.target}")
@@ -189,12 +191,18 @@ class LoadDisplay:
         seconds = (pd.Timestamp(report.finished_at) - started).total_seconds()
         if report.dry_run:
             console.print(
-                f"Would send {report.would_deliver:,} contacts in {report.requests:,} requests, "
-                f"about {report.planned_seconds:,.0f} s at {report.rate_limit}."
+                f"Would send {report.would_deliver:,} contacts in "
+                f"{counted(report.requests, 'request')}, "
+                + (
+                    f"about {report.planned_seconds:,.0f} s"
+                    if report.planned_seconds >= 1
+                    else "in under a second"
+                )
+                + f" at {report.rate_limit}."
             )
         else:
             console.print(
-                f"{_count(report.requests, 'request')} for {_count(report.chunks, 'chunk')} in "
+                f"{counted(report.requests, 'request')} for {counted(report.chunks, 'chunk')} in "
                 f"{seconds:,.1f} s ({report.rate_limit}); 429 answers: {report.throttled_429}; "
                 f"retries: {report.retries}."
             )
@@ -204,12 +212,14 @@ class LoadDisplay:
                 f"{report.calls_spent_until}: the rows left were not sent. Run "
                 "`contacts-etl retry` after that time."
             )
+        for warning, count in report.five9_warnings.items():
+            console.print(f"Five9 warned on {count:,} rows: {warning}")
         if report.failed:
             console.print(
-                f"{report.failed:,} rows were not loaded; they are in the rejects file "
-                "(--rejects) with the reason, and wait for `contacts-etl retry`."
+                f"{report.failed:,} rows were not loaded; they wait for `contacts-etl retry`"
+                + (" and are in the rejects file with the reason." if rejects else ".")
             )
 
 
-def _count(number: int, noun: str) -> str:
+def counted(number: int, noun: str) -> str:
     return f"{number:,} {noun}" + ("" if number == 1 else "s")

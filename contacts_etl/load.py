@@ -29,7 +29,7 @@ from contacts_etl.preview import PreviewRequest
 from contacts_etl.run_state import RunState
 from sinks.five9_wire import UploadModes, contact_objects
 from sinks.ledger import RunLedger
-from sinks.rest_sink import Chunk, Five9RestSink
+from sinks.rest_sink import Chunk, Five9RestSink, SinkTotals
 from sinks.settings import SOAP_SERVICE_PATH, Five9Settings
 from sinks.soap_sink import Five9SoapSink, SoapTotals
 from sources import ReadOptions, open_sources
@@ -374,10 +374,7 @@ def run_load(
     report.retries = totals.retries
     if isinstance(totals, SoapTotals):
         report.five9_warnings = dict(totals.warnings)
-        if totals.day_spent_until is not None:
-            report.calls_spent_until = (
-                pd.Timestamp(totals.day_spent_until, unit="s", tz="UTC").ceil("min").strftime(TIME)
-            )
+    report.calls_spent_until = calls_spent_until(totals)
     report.finished_at = pd.Timestamp.now(tz="UTC").strftime(TIME)
     if request.report is not None:
         try:
@@ -388,3 +385,10 @@ def run_load(
                 f"--report {request.report} cannot be written: {error.strerror}"
             ) from None
     return report
+
+
+def calls_spent_until(totals: SinkTotals) -> str | None:
+    """SOAP: when the day's budget of import calls, spent during the run, allows calls again."""
+    if not isinstance(totals, SoapTotals) or totals.day_spent_until is None:
+        return None
+    return pd.Timestamp(totals.day_spent_until, unit="s", tz="UTC").ceil("min").strftime(TIME)

@@ -5,6 +5,7 @@ reason; one whose window has closed since leaves it as expired (it can never lan
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from contacts_etl.errors import SettingError
+from contacts_etl.load import calls_spent_until
 from contacts_etl.run_state import RunState, credential_id
 from schemas.fields import SOURCE_FILE, SOURCE_LINE
 from sinks.five9_wire import UploadModes
@@ -36,6 +38,9 @@ class RetryReport:
     requests: int = 0
     dry_run: bool = False
     by_bucket: dict[str, int] = field(default_factory=dict)
+    still_failing: dict[str, int] = field(default_factory=dict)
+    """The reasons of the letters that failed again, with their counts, most common first."""
+    calls_spent_until: str | None = None
 
 
 def letters_frame(letters: list[DeadLetter]) -> pd.DataFrame:
@@ -93,6 +98,11 @@ def run_retry(
         for run_id in sorted({letter.run_id for letter in letters}):
             mine = [letter for letter in letters if letter.run_id == run_id]
             asyncio.run(_replay(ledger, mine, run_id, list_name, settings, keys, report))
+        if report.failed:
+            reasons = Counter(
+                d.error for d in ledger.dead_letters(list_name) if d.bucket == "failed"
+            )
+            report.still_failing = dict(reasons.most_common())
         return report
     finally:
         ledger.close()
@@ -142,3 +152,4 @@ async def _replay(
     report.failed += totals.failed
     report.expired += totals.expired
     report.requests += totals.requests
+    report.calls_spent_until = report.calls_spent_until or calls_spent_until(totals)

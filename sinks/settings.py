@@ -9,6 +9,7 @@ admin user's name and password (shared/five9-api.md section 3).
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -88,6 +89,12 @@ class Five9Settings(BaseSettings):
     @field_validator("base_url", "soap_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
+        if value and "@" in urlsplit(value).netloc:
+            # A password in the address would show wherever the target is named.
+            raise ValueError(
+                "must not carry a user or password (user:password@host); "
+                "set FIVE9_USERNAME and FIVE9_PASSWORD, or the consumer key and secret"
+            )
         return value.rstrip("/") if value else None
 
     @field_validator("region", mode="before")

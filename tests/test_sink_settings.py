@@ -74,6 +74,18 @@ def test_secret_is_not_in_a_settings_error(monkeypatch: pytest.MonkeyPatch) -> N
     assert "only-the-secret-xyz" not in str(raised.value)
 
 
+@pytest.mark.parametrize("name", ["FIVE9_SOAP_URL", "FIVE9_BASE_URL"])
+def test_a_password_in_an_address_is_refused_without_being_shown(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "http://admin:pw-in-url-123@127.0.0.1:9/wsadmin")
+    with pytest.raises(SettingError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert message.startswith(f"{name}: must not carry a user or password")
+    assert "pw-in-url-123" not in message
+
+
 def test_request_interval_keeps_any_window_under_the_limit() -> None:
     settings = load_settings(max_requests=40, rate_window_seconds=60, rate_margin=0.05)
     interval = settings.request_interval()

@@ -130,6 +130,32 @@ def test_cli_retries_exhausted_fail_rows_and_exit_1(
     assert_no_secret(result, report_file, rejects)
 
 
+def test_cli_retry_says_why_rows_still_fail_then_delivers_them(
+    monkeypatch: pytest.MonkeyPatch, server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    point_at(monkeypatch, server, FIVE9_MAX_ATTEMPTS="1", FIVE9_CHUNK_SIZE="1000")
+    state = tmp_path / "state"
+    sandbox.set_faults(FaultPlan(errors_5xx=10_000))
+    failed = load("demo", "--state-dir", state)
+    assert failed.returncode == 1, failed.stderr
+    assert f"{VALID} rows were not loaded; they wait for `contacts-etl retry`." in failed.stdout
+    assert "rejects file" not in failed.stdout  # none was asked for
+
+    again = run_cli("retry", "--list", "demo", "--state-dir", state)
+    assert again.returncode == 1, again.stderr
+    shown = " ".join(again.stdout.split())
+    assert f"Replayed in 1 request: 0 delivered, 0 rejected by Five9 again, {VALID} failed" in shown
+    assert f"Still failing ({VALID}): Five9 answered HTTP 5" in shown
+
+    sandbox.set_faults(FaultPlan())
+    landed = run_cli("retry", "--list", "demo", "--state-dir", state)
+    assert landed.returncode == 0, landed.stderr
+    assert f"Replayed in 1 request: {VALID} delivered" in " ".join(landed.stdout.split())
+    assert "Still failing" not in landed.stdout
+    assert len(sandbox.records("demo")) == VALID
+    assert_no_secret(landed)
+
+
 def test_cli_dry_run_plans_without_uploading(
     monkeypatch: pytest.MonkeyPatch, server: SandboxServer, sandbox: Sandbox, tmp_path: Path
 ) -> None:

@@ -70,6 +70,17 @@ def test_cli_load_over_soap_delivers_and_says_the_window_end_is_not_enforced(
     assert_no_password(result, report_file, rejects)
 
 
+def test_cli_shows_five9s_warnings_and_where_failed_rows_wait(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    knows_no_segment = soap_sandbox(custom_fields=frozenset({"account_id"}))
+    with SandboxServer(knows_no_segment) as other:
+        result = load(monkeypatch, soap_env(other), "demo")
+    assert result.returncode == 0, result.stderr
+    shown = " ".join(result.stdout.split())
+    assert f"Five9 warned on {VALID} rows: Field 'segment' does not exist" in shown
+
+
 def test_cli_wrong_password_is_one_line_naming_the_settings(
     monkeypatch: pytest.MonkeyPatch, server: SandboxServer, sandbox: Sandbox, tmp_path: Path
 ) -> None:

@@ -73,6 +73,16 @@ def test_a_spent_budget_fails_the_rest_at_once_and_retry_sends_it_later(
     assert all("SOAP import calls a day" in letter.error for letter in letters)
     assert all("contacts-etl retry" in letter.error for letter in letters)
 
+    settings = soap_settings(
+        server, chunk_size=CHUNK, soap_calls_per_day=PER_DAY, soap_day_seconds=DAY
+    )
+    too_soon = run_retry("demo", settings, state)
+    assert (too_soon.delivered, too_soon.failed, too_soon.requests) == (0, 200, 0)
+    assert too_soon.calls_spent_until == report.calls_spent_until
+    ((reason, count),) = too_soon.still_failing.items()
+    assert count == 200
+    assert "SOAP import calls a day" in reason
+
     time.sleep(DAY)  # the day passes
     replayed = run_retry(
         "demo",
