@@ -9,6 +9,7 @@ process and nothing leaves the machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import tempfile
@@ -22,7 +23,7 @@ import pandas as pd
 from pydantic import SecretStr
 
 from contacts_etl.column_mapping import ColumnMapping
-from contacts_etl.errors import SettingError
+from contacts_etl.errors import ContactsEtlError, SettingError
 from contacts_etl.outputs import TableWriter, rejects_columns
 from contacts_etl.pipeline import NOTHING_EARLIER, ContactPipeline, ReadyBatch, original_columns
 from contacts_etl.preview import PreviewRequest
@@ -81,6 +82,10 @@ class LoadReport:
     five9_warnings: dict[str, int] = field(default_factory=dict)
     calls_spent_until: str | None = None
     """SOAP: the day's budget of import calls ran out; calls are possible again from then."""
+    stopped: str | None = None
+    """Why the run stopped before its end (its one line); then `unsettled` rows were read
+    but neither sent nor set aside, and the same command resumes the run."""
+    unsettled: int = 0
 
     BUCKETS = (
         "delivered",
@@ -351,10 +356,30 @@ def run_load(
                 )
                 await sink.deliver(made_ahead(chunks, pipeline, progress))
 
-        asyncio.run(load())
+        try:
+            asyncio.run(load())
+        except (ContactsEtlError, KeyboardInterrupt) as error:
+            # What was settled before the stop still counts: a nightly job's report says so.
+            _count_outcomes(report, pipeline, sink.totals, settings, request.dry_run)
+            report.stopped = str(error) or "interrupted"
+            report.unsettled = report.rows_read - sum(report.buckets().values())
+            with contextlib.suppress(SettingError):
+                _write_report(report, request.report)
+            raise
+    _count_outcomes(report, pipeline, sink.totals, settings, request.dry_run)
+    _write_report(report, request.report)
+    return report
 
+
+def _count_outcomes(
+    report: LoadReport,
+    pipeline: ContactPipeline,
+    totals: SinkTotals,
+    settings: Five9Settings,
+    dry_run: bool,
+) -> None:
+    """The pipeline's and the sink's counts into the report."""
     counts = pipeline.counts
-    totals = sink.totals
     report.rows_read = counts.rows_read
     report.invalid = counts.invalid
     report.duplicate = counts.duplicate
@@ -363,7 +388,7 @@ def run_load(
     report.already_delivered = counts.already_delivered
     report.rejected_by_five9 = counts.rejected_by_five9 + totals.rejected_by_five9
     report.failed = totals.failed
-    if not request.dry_run:
+    if not dry_run:
         report.requests = totals.requests
         report.chunks = totals.chunks
     report.throttled_429 = totals.throttled
@@ -376,15 +401,16 @@ def run_load(
         report.five9_warnings = dict(totals.warnings)
     report.calls_spent_until = calls_spent_until(totals)
     report.finished_at = pd.Timestamp.now(tz="UTC").strftime(TIME)
-    if request.report is not None:
-        try:
-            request.report.parent.mkdir(parents=True, exist_ok=True)
-            request.report.write_text(report.to_json(), encoding="utf-8")
-        except OSError as error:
-            raise SettingError(
-                f"--report {request.report} cannot be written: {error.strerror}"
-            ) from None
-    return report
+
+
+def _write_report(report: LoadReport, path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(report.to_json(), encoding="utf-8")
+    except OSError as error:
+        raise SettingError(f"--report {path} cannot be written: {error.strerror}") from None
 
 
 def calls_spent_until(totals: SinkTotals) -> str | None:

@@ -159,11 +159,12 @@ def run_preview(
         rejects or nullcontext(),
         tempfile.TemporaryDirectory(prefix="contacts-etl-") as workdir,
     ):
-        if on_first_rows is not None:
-            on_first_rows(first_open_rows(sources, mapping, options, now, request.limit))
+        # The pipeline checks the run (keys, mapping) before any row is shown.
         pipeline = ContactPipeline(
             sources, mapping, options, now, Path(workdir), rejects, on_rows_read
         )
+        if on_first_rows is not None:
+            on_first_rows(first_open_rows(sources, mapping, options, now, request.limit))
         output = (
             TableWriter(request.output, pipeline.output_columns, "--output", safe=False)
             if request.output

@@ -154,6 +154,11 @@ class Sandbox:
             self._lists[name] = _List(list_id, name)
             return list_id
 
+    def remove_list(self, name: str) -> None:
+        """Delete a list, as an administrator might while a load runs (later uploads: 404)."""
+        with self._lock:
+            self._lists.pop(name, None)
+
     def records(self, list_name: str) -> dict[tuple[str, ...], SandboxRecord]:
         """Key tuple -> record for a list (a copy). KeyError for an unknown list."""
         with self._lock:

@@ -211,3 +211,4 @@ def test_a_run_that_stops_leaves_no_empty_rejects_file(command: str, tmp_path: P
     assert done.returncode == 2, done.stderr
     assert "--key 'nope'" in done.stderr
     assert not rejects.exists()  # a header alone would read as "nothing set aside"
+    assert "First" not in done.stdout  # no rows shown as valid for a run that cannot be

@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -206,6 +208,45 @@ def test_a_later_run_delivering_the_same_record_retires_its_older_dead_letter(
     assert run_retry("demo", settings, state, dry_run=True).dead_letters == 0
     assert run_retry("demo", settings, state).delivered == 0
     assert sandbox.records("demo")[("2000000007",)].fields["first_name"] == "Fixed7"
+
+
+def test_a_run_that_stops_midway_reports_what_it_settled_and_what_it_did_not(
+    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.add_list("temp")
+    source = generate_contacts(tmp_path / "contacts.csv", 2000)
+    report_file = tmp_path / "report.json"
+    request = LoadRequest(
+        sources=[str(source)],
+        as_of=AS_OF_TS,
+        list_name="temp",
+        state_dir=tmp_path / "state",
+        report=report_file,
+    )
+    stopped: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_load(request, client_settings(server, chunk_size=CHUNK), LoadProgress())
+        except ContactsEtlError as error:
+            stopped.append(error)
+
+    loading = threading.Thread(target=run)
+    loading.start()
+    deadline = time.monotonic() + 60
+    while len(sandbox.records("temp")) < 5 * CHUNK:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    sandbox.remove_list("temp")  # an administrator deletes the list mid-load
+    loading.join(timeout=60)
+
+    assert [str(e) for e in stopped] == ["Five9 list 'temp' is gone (HTTP 404)"]
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    assert report["stopped"] == "Five9 list 'temp' is gone (HTTP 404)"
+    assert report["delivered"] >= 5 * CHUNK
+    assert report["unsettled"] > 0
+    buckets = sum(report[name] for name in LoadReport.BUCKETS)
+    assert report["rows_read"] == buckets + report["unsettled"]
 
 
 def test_rerun_right_after_a_run_starts_its_pacer_after_the_last_requests(
