@@ -53,6 +53,7 @@ from sinks.soap_wire import (
     NOT_READY,
     OPERATIONS_LIMIT,
     SIZE_LIMIT,
+    UNCOUNTED_FAULTS,
     WSDL_PATH,
     ImportAnswer,
     fault_name,
@@ -116,7 +117,7 @@ class Five9SoapSink(Five9RestSink):
         self._day = DayBudget(
             settings.soap_calls_per_day,
             settings.soap_day_seconds,
-            self._hooks.recent_sends(settings.soap_day_seconds),
+            self._hooks.recent_sends,
         )
         try:
             await self._check_list()
@@ -193,8 +194,6 @@ class Five9SoapSink(Five9RestSink):
             attempts += 1
             self.totals.requests += 1
             sent_at = time.time()
-            self._day.record(sent_at)
-            self._hooks.sent(sent_at)
             hold = False
             status: int | None = None
             try:
@@ -205,6 +204,8 @@ class Five9SoapSink(Five9RestSink):
                 )
             except Fault as fault:
                 name = fault_name(fault)
+                if name not in UNCOUNTED_FAULTS:
+                    self._count_call(sent_at)
                 if name == LIST_NOT_FOUND:
                     raise Five9RefusedError(f"Five9 list {self.list_name!r} is gone") from None
                 if name == SIZE_LIMIT:
@@ -223,12 +224,16 @@ class Five9SoapSink(Five9RestSink):
                 status = error.status_code
                 if status in (401, 403):
                     raise self._refused(status) from None
+                self._count_call(sent_at)  # whether Five9 counted it is unknown: assume so
                 problem = f"Five9 answered HTTP {status}"
             except httpx.TimeoutException:
+                self._count_call(sent_at)
                 problem = "no answer from Five9 within the timeout"
             except httpx.TransportError as error:
+                self._count_call(sent_at)
                 problem = f"the connection to Five9 failed ({type(error).__name__})"
             else:
+                self._count_call(sent_at)
                 await self._settle(chunk, _identifier(identifier), attempts)
                 return
             if self._policy.gives_up(attempts - busy, time.monotonic() - began):
@@ -240,6 +245,13 @@ class Five9SoapSink(Five9RestSink):
                 self._pacer.hold(self._pacer.interval + pause)
             else:
                 await asyncio.sleep(pause)
+
+    def _count_call(self, at: float) -> None:
+        """An import call Five9 counts against the user's limits: the day's budget, and the
+        ledger (so later runs count it too)."""
+        assert self._day is not None
+        self._day.record(at)
+        self._hooks.sent(at)
 
     async def _halve(self, chunk: Chunk, problem: str, attempts: int) -> None:
         """Five9 takes fewer records a call than we sent: send each half on its own."""

@@ -34,6 +34,9 @@ LIST_NOT_FOUND = "ListNotFoundFault"
 SIZE_LIMIT = "ImportSizeLimitExceededFault"
 OPERATIONS_LIMIT = "OperationsLimitExceededFault"
 CONCURRENT = "ConcurrentModificationFault"
+# Faults of a call refused before anything was done: not counted against the user's limits
+# [assumed; the sandbox does the same, five9_sandbox/soap_imports.py].
+UNCOUNTED_FAULTS = frozenset({LIST_NOT_FOUND, SIZE_LIMIT, OPERATIONS_LIMIT, CONCURRENT})
 NOT_READY = "ResultIsNotReadyFault"
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from contacts_etl.load import LoadReport
 from contacts_etl.retry import run_retry
-from five9_sandbox import Sandbox, SandboxServer
+from contacts_etl.run_state import credential_id
+from five9_sandbox import FaultPlan, Sandbox, SandboxServer
 from sinks.day_budget import DayBudget
 from sinks.ledger import RunLedger
 from tests.sinks.sink_helpers import generate_contacts
@@ -45,13 +46,26 @@ def load(
 
 def test_the_budget_counts_calls_in_a_sliding_day() -> None:
     now = [1000.0]
-    budget = DayBudget(2, 10.0, earlier=[985.0, 995.0], clock=lambda: now[0])
+    ledger = [985.0, 995.0]
+    budget = DayBudget(2, 10.0, recorded=lambda _: list(ledger), clock=lambda: now[0])
     assert budget.spent_until() is None  # 985 left the day at 995
     budget.record(1000.0)
     assert budget.spent_until() == 1005.0  # full until the call at 995 leaves
     now[0] = 1005.0
     assert budget.spent_until() is None
     budget.record(1005.0)
+    ledger.append(1005.0)  # the ledger holds this run's calls too: counted once
+    assert budget.spent_until() == 1010.0
+
+
+def test_calls_another_run_makes_meanwhile_count_at_once() -> None:
+    now = [1000.0]
+    ledger: list[float] = []
+    budget = DayBudget(2, 10.0, recorded=lambda _: list(ledger), clock=lambda: now[0])
+    budget.record(1000.0)
+    ledger.append(1000.0)
+    assert budget.spent_until() is None
+    ledger.append(1001.0)  # another process on the same user, after this budget began
     assert budget.spent_until() == 1010.0
 
 
@@ -104,6 +118,19 @@ def test_the_budget_counts_the_calls_of_earlier_runs(
     assert (first.delivered, first.requests) == (200, 2)
     assert (second.delivered, second.failed, second.requests) == (100, 100, 1)
     assert sandbox.events_of("soap_operations_limit") == []
+
+
+def test_calls_five9_refused_for_a_limit_do_not_spend_the_budget(
+    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.set_faults(FaultPlan(soap_operations_limit=2))
+    state = tmp_path / "state"
+    report, _ = load(server, generate_contacts(tmp_path / "a.csv", PER_DAY * CHUNK), state)
+    assert (report.delivered, report.failed, report.requests) == (PER_DAY * CHUNK, 0, PER_DAY + 2)
+    assert report.calls_spent_until is None
+    ledger = RunLedger(state)
+    assert len(ledger.recent_sends(credential_id(soap_settings(server)), DAY)) == PER_DAY
+    ledger.close()
 
 
 def test_the_sandbox_refuses_calls_past_the_day(
