@@ -27,7 +27,7 @@ from contacts_etl.errors import ContactsEtlError, SettingError
 from contacts_etl.outputs import TableWriter, rejects_columns
 from contacts_etl.pipeline import NOTHING_EARLIER, ContactPipeline, ReadyBatch, original_columns
 from contacts_etl.preview import PreviewRequest
-from contacts_etl.run_state import RunState
+from contacts_etl.run_state import RunState, letters_chunk
 from sinks.five9_wire import UploadModes, contact_objects
 from sinks.ledger import RunLedger
 from sinks.rest_sink import Chunk, Five9RestSink, SinkTotals
@@ -289,6 +289,11 @@ def run_load(
                 request.restart and not request.dry_run,
             )  # fmt: skip
             report.run_id = state.run_id
+            if not settings.rest_enabled and not request.dry_run:
+                finished = _finish_open_imports(state, settings, request.list_name, options.keys)
+                if finished is not None:
+                    state.resumed = True
+                    report.notes.append(_open_imports_note(finished))
             if state.resumed:
                 report.notes.append(
                     f"Resuming run {state.run_id}: rows an earlier attempt delivered are not "
@@ -320,12 +325,7 @@ def run_load(
         sink = (Five9RestSink if settings.rest_enabled else Five9SoapSink)(
             settings,
             request.list_name,
-            UploadModes(
-                keys=options.keys,
-                crm_add_mode=settings.crm_add_mode,
-                crm_update_mode=settings.crm_update_mode,
-                list_add_mode=settings.list_add_mode,
-            ),
+            UploadModes.of(settings, options.keys),
             set_aside,
             on_settled=progress.settled,
             clock=clock,
@@ -369,6 +369,45 @@ def run_load(
     _count_outcomes(report, pipeline, sink.totals, settings, request.dry_run)
     _write_report(report, request.report)
     return report
+
+
+def _finish_open_imports(
+    state: RunState, settings: Five9Settings, list_name: str, keys: tuple[str, ...]
+) -> SinkTotals | None:
+    """SOAP: settle the rows of imports an earlier attempt made but did not read the results
+    of (it stopped while Five9 worked), so the load does not send them again. None when there
+    were none."""
+    imports = state.open_imports()
+    if not imports:
+        return None
+    sink = Five9SoapSink(
+        settings,
+        list_name,
+        UploadModes.of(settings, keys),
+        lambda *_: None,  # the load itself writes the rejects of these rows (settled before)
+        hooks=state.hooks(),
+        not_before=state.pacer_start(settings),
+    )
+
+    async def settle() -> None:
+        async with sink:
+            await sink.settle_open_imports(
+                (held.identifier, letters_chunk(held.chunk, held.rows)) for held in imports
+            )
+
+    asyncio.run(settle())
+    return sink.totals
+
+
+def _open_imports_note(totals: SinkTotals) -> str:
+    settled = totals.delivered + totals.rejected_by_five9
+    note = (
+        f"Read the results of imports an earlier attempt left unread: {settled:,} rows "
+        "settled there are not sent again"
+    )
+    if totals.failed:
+        note += f"; Five9 could not say what became of {totals.failed:,}, so they are sent again"
+    return note + "."
 
 
 def _count_outcomes(

@@ -10,14 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from contacts_etl.errors import SettingError
 from contacts_etl.load import calls_spent_until
-from contacts_etl.run_state import RunState, credential_id
-from schemas.fields import SOURCE_FILE, SOURCE_LINE
+from contacts_etl.run_state import RunState, credential_id, letters_chunk
 from sinks.five9_wire import UploadModes
 from sinks.ledger import DeadLetter, RunLedger
 from sinks.rest_sink import Chunk, Five9RestSink
@@ -43,33 +40,10 @@ class RetryReport:
     calls_spent_until: str | None = None
 
 
-def letters_frame(letters: list[DeadLetter]) -> pd.DataFrame:
-    """Dead letters back into the Five9 contract's columns."""
-    rows = [
-        {
-            SOURCE_FILE: letter.source_file,
-            SOURCE_LINE: letter.source_line,
-            **letter.payload["fields"],
-            "guard_start": letter.payload["guardTime"]["start"],
-            "guard_end": letter.payload["guardTime"]["end"],
-        }
-        for letter in letters
-    ]
-    frame = pd.DataFrame(rows)
-    for bound in ("guard_start", "guard_end"):
-        frame[bound] = pd.to_datetime(frame[bound], utc=True).astype("datetime64[ns, UTC]")
-    text = [c for c in frame.columns if c not in (SOURCE_LINE, "guard_start", "guard_end")]
-    return frame.astype(dict.fromkeys(text, "str"))
-
-
 def _chunks(letters: list[DeadLetter], size: int) -> Iterator[Chunk]:
     """One run's dead letters in chunks (row codes are unique within a run)."""
     for start in range(0, len(letters), size):
-        part = letters[start : start + size]
-        contacts = letters_frame(part)
-        codes: npt.NDArray[np.int64] = np.array([d.row_code for d in part], dtype=np.int64)
-        originals = contacts.drop(columns=["guard_start", "guard_end"])
-        yield Chunk(start // size, contacts, originals, codes)
+        yield letters_chunk(start // size, letters[start : start + size])
 
 
 def run_retry(
@@ -135,12 +109,7 @@ async def _replay(
     sink = (Five9RestSink if settings.rest_enabled else Five9SoapSink)(
         settings,
         list_name,
-        UploadModes(
-            keys=keys,
-            crm_add_mode=settings.crm_add_mode,
-            crm_update_mode=settings.crm_update_mode,
-            list_add_mode=settings.list_add_mode,
-        ),
+        UploadModes.of(settings, keys),
         set_aside,
         hooks=state.hooks(),
         not_before=state.pacer_start(settings),

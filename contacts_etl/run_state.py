@@ -4,6 +4,7 @@ through which the sink reports each outcome as it happens."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ import pandas as pd
 from contacts_etl.pipeline import EarlierOutcomes
 from schemas.fields import SOURCE_FILE, SOURCE_LINE
 from sinks.five9_wire import WIRE_TIME
-from sinks.ledger import DeadLetter, RunLedger, file_digest, run_identity
+from sinks.ledger import DeadLetter, OpenImport, RunLedger, file_digest, run_identity
 from sinks.rest_sink import Chunk, DeliveryHooks
 from sinks.settings import Five9Settings
 from sources import ContactSource
@@ -111,7 +112,12 @@ class RunState:
     def hooks(self) -> DeliveryHooks:
         """Ledger writes for the sink: chunk outcomes, dead letters, request times."""
         return DeliveryHooks(
-            accepted=self._accepted, dead=self._dead, sent=self._sent, recent_sends=self._recent
+            accepted=self._accepted,
+            dead=self._dead,
+            sent=self._sent,
+            recent_sends=self._recent,
+            importing=self._importing,
+            imported=self._imported,
         )
 
     def _accepted(self, chunk: Chunk, troubled: npt.NDArray[np.bool_]) -> None:
@@ -141,7 +147,39 @@ class RunState:
             else reason.reindex(contacts.index).astype("str").tolist()
         )
         self.ledger.add_dead_letters(
-            DeadLetter(
+            self._letters(contacts, chunk.codes[rows], bucket, reasons, status, attempts)
+        )
+
+    def _importing(self, chunk: Chunk, identifier: str) -> None:
+        rows = self._letters(chunk.contacts, chunk.codes, "importing", None, None, 1)
+        self.ledger.open_import(identifier, chunk.number, list(rows))
+
+    def _imported(self, identifier: str) -> None:
+        self.ledger.close_import(self.run_id, identifier)
+
+    def open_imports(self) -> list[OpenImport]:
+        """SOAP imports an earlier attempt of this run left without reading their results."""
+        return self.ledger.open_imports(self.run_id, self.list_name)
+
+    def _letters(
+        self,
+        contacts: pd.DataFrame,
+        codes: npt.NDArray[np.int64],
+        bucket: str,
+        reasons: list[str] | None,
+        status: int | None,
+        attempts: int,
+    ) -> Iterator[DeadLetter]:
+        """Rows as the ledger keeps them: origin, payload as sent, what became of them."""
+        for code, source_file, source_line, payload, why in zip(
+            codes,
+            contacts[SOURCE_FILE],
+            contacts[SOURCE_LINE],
+            payloads(contacts),
+            reasons or [""] * len(contacts),
+            strict=True,
+        ):
+            yield DeadLetter(
                 list_name=self.list_name,
                 run_id=self.run_id,
                 row_code=int(code),
@@ -153,18 +191,36 @@ class RunState:
                 http_status=status,
                 attempts=attempts + self.earlier_attempts.get(int(code), 0),
             )
-            for code, source_file, source_line, payload, why in zip(
-                chunk.codes[rows],
-                contacts[SOURCE_FILE],
-                contacts[SOURCE_LINE],
-                payloads(contacts),
-                reasons,
-                strict=True,
-            )
-        )
 
     def _sent(self, at: float) -> None:
         self.ledger.record_send(self.credential, at)
 
     def _recent(self, seconds: float) -> list[float]:
         return self.ledger.recent_sends(self.credential, seconds)
+
+
+def letters_frame(letters: list[DeadLetter]) -> pd.DataFrame:
+    """Dead letters back into the Five9 contract's columns."""
+    rows = [
+        {
+            SOURCE_FILE: letter.source_file,
+            SOURCE_LINE: letter.source_line,
+            **letter.payload["fields"],
+            "guard_start": letter.payload["guardTime"]["start"],
+            "guard_end": letter.payload["guardTime"]["end"],
+        }
+        for letter in letters
+    ]
+    frame = pd.DataFrame(rows)
+    for bound in ("guard_start", "guard_end"):
+        frame[bound] = pd.to_datetime(frame[bound], utc=True).astype("datetime64[ns, UTC]")
+    text = [c for c in frame.columns if c not in (SOURCE_LINE, "guard_start", "guard_end")]
+    return frame.astype(dict.fromkeys(text, "str"))
+
+
+def letters_chunk(number: int, letters: list[DeadLetter]) -> Chunk:
+    """Rows the ledger keeps (dead letters, an open import's rows) as a chunk to send or settle,
+    in their order."""
+    contacts = letters_frame(letters)
+    codes: npt.NDArray[np.int64] = np.array([d.row_code for d in letters], dtype=np.int64)
+    return Chunk(number, contacts, contacts.drop(columns=["guard_start", "guard_end"]), codes)

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.fields import SOURCE_FILE, SOURCE_LINE
+from sinks.settings import Five9Settings
 from transforms.instants import NS_PER_MINUTE, civil_from_days
 
 TOKEN_PATH = "/oauth2/v1/token"  # [practice]
@@ -49,6 +50,16 @@ class UploadModes:
     crm_add_mode: str = "ADD_NEW"
     crm_update_mode: str = "UPDATE_FIRST"
     list_add_mode: str = "ADD_FIRST"
+
+    @classmethod
+    def of(cls, settings: Five9Settings, keys: tuple[str, ...]) -> UploadModes:
+        """The modes the settings choose, matching records on `keys`."""
+        return cls(
+            keys=keys,
+            crm_add_mode=settings.crm_add_mode,
+            crm_update_mode=settings.crm_update_mode,
+            list_add_mode=settings.list_add_mode,
+        )
 
 
 def contact_objects(contacts: pd.DataFrame) -> pd.Series:

@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     bucket TEXT NOT NULL, error TEXT NOT NULL, http_status INTEGER, attempts INTEGER NOT NULL,
     at REAL NOT NULL, PRIMARY KEY (list_name, run_id, row_code)
 );
+CREATE TABLE IF NOT EXISTS open_imports (
+    run_id TEXT NOT NULL, identifier TEXT NOT NULL, chunk INTEGER NOT NULL,
+    position INTEGER NOT NULL, row_code INTEGER NOT NULL, source_file TEXT NOT NULL,
+    source_line INTEGER NOT NULL, payload TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (run_id, identifier, position)
+) WITHOUT ROWID;
 """
 
 
@@ -97,6 +103,16 @@ class DeadLetter:
     error: str
     http_status: int | None
     attempts: int
+
+
+@dataclass(frozen=True)
+class OpenImport:
+    """A SOAP import Five9 took (it gave an identifier) whose result this run has not read:
+    its rows, in the order sent (Five9's troubles name rows by that position)."""
+
+    identifier: str
+    chunk: int
+    rows: list[DeadLetter]
 
 
 class RunLedger:
@@ -274,6 +290,48 @@ class RunLedger:
             index.setdefault(tuple(map(str, key)), []).append((run, code))
         self._letters_index[(list_name, run_id, fields)] = index
         return index
+
+    def open_import(self, identifier: str, chunk: int, rows: Sequence[DeadLetter]) -> None:
+        """An import Five9 took, before its result is read: a rerun reads that result rather
+        than sending the rows again."""
+        now = time.time()
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO open_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        row.run_id, identifier, chunk, position, row.row_code, row.source_file,
+                        row.source_line, json.dumps(row.payload), now,
+                    )
+                    for position, row in enumerate(rows)
+                ),
+            )  # fmt: skip
+
+    def close_import(self, run_id: str, identifier: str) -> None:
+        """The import's result is read and its rows settled (or failed)."""
+        with self._transaction():
+            self._db.execute(
+                "DELETE FROM open_imports WHERE run_id = ? AND identifier = ?",
+                (run_id, identifier),
+            )
+
+    def open_imports(self, run_id: str, list_name: str) -> list[OpenImport]:
+        """The run's imports whose results an earlier attempt did not read."""
+        rows = self._db.execute(
+            "SELECT identifier, chunk, row_code, source_file, source_line, payload "
+            "FROM open_imports WHERE run_id = ? ORDER BY identifier, position",
+            (run_id,),
+        ).fetchall()
+        imports: dict[str, OpenImport] = {}
+        for identifier, chunk, code, source_file, line, payload in rows:
+            held = imports.setdefault(identifier, OpenImport(identifier, chunk, []))
+            held.rows.append(
+                DeadLetter(
+                    list_name, run_id, code, source_file, line, json.loads(payload),
+                    bucket="importing", error="", http_status=None, attempts=1,
+                )
+            )  # fmt: skip
+        return list(imports.values())
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

@@ -96,6 +96,8 @@ class DeliveryHooks:
     `dead(chunk, rows, bucket, reason, http_status, attempts)` for rows Five9 rejected or the
     run gave up on; `sent(wall_time)` as each upload request leaves; `recent_sends(seconds)`
     gives the wall-clock times of the credential's requests in the last `seconds` (all runs).
+    SOAP only: `importing(chunk, identifier)` once Five9 took an import, before its result is
+    read, and `imported(identifier)` once that result has settled the rows.
     """
 
     accepted: Callable[[Chunk, npt.NDArray[np.bool_]], None] = _nothing
@@ -104,6 +106,8 @@ class DeliveryHooks:
     )
     sent: Callable[[float], None] = _nothing
     recent_sends: Callable[[float], list[float]] = lambda _: []
+    importing: Callable[[Chunk, str], None] = _nothing
+    imported: Callable[[str], None] = _nothing
 
 
 class Five9RestSink:

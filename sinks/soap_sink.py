@@ -5,8 +5,10 @@ after `OperationsLimitExceededFault`, `ConcurrentModificationFault`, any other s
 5xx, a timeout or a dropped connection before the import identifier is known; Five9 matches
 records on the key fields, so a contact sent twice updates its record instead of adding a
 second one. Rows count as delivered only once `getListImportResult` has answered, less the
-rows it lists in `importTroubles` (`rejected_by_five9`); the ledger hears of them then, so a
-crash between the call and its result makes a rerun send those rows again (an update). When
+rows it lists in `importTroubles` (`rejected_by_five9`). The ledger keeps each import Five9
+took until its result is read, so a rerun after a crash while Five9 imports reads that result
+instead of sending the rows again; only a crash between the call leaving and its identifier
+arriving makes a rerun send them again (an update), as on REST. When
 the import's outcome cannot be learnt (polls fail until the attempts run out, or the import
 stays running or its result unready past the time allowed a chunk) its rows are `failed` and
 wait as dead letters, though Five9 may have loaded them.
@@ -234,7 +236,10 @@ class Five9SoapSink(Five9RestSink):
                 problem = f"the connection to Five9 failed ({type(error).__name__})"
             else:
                 self._count_call(sent_at)
-                await self._settle(chunk, _identifier(identifier), attempts)
+                number = _identifier(identifier)
+                self._hooks.importing(chunk, number)
+                await self._settle(chunk, number, attempts)
+                self._hooks.imported(number)
                 return
             if self._policy.gives_up(attempts - busy, time.monotonic() - began):
                 self._fail(chunk, f"{problem}; gave up after {attempts} attempts", status, attempts)
@@ -245,6 +250,14 @@ class Five9SoapSink(Five9RestSink):
                 self._pacer.hold(self._pacer.interval + pause)
             else:
                 await asyncio.sleep(pause)
+
+    async def settle_open_imports(self, imports: Iterable[tuple[str, Chunk]]) -> None:
+        """Read the results of imports an earlier attempt made but did not read (it crashed
+        while Five9 worked), settling their rows as a finished import does; an identifier
+        Five9 no longer knows fails its rows, and the load sends them again."""
+        for identifier, chunk in imports:
+            await self._settle(chunk, identifier, attempts=1)
+            self._hooks.imported(identifier)
 
     def _count_call(self, at: float) -> None:
         """An import call Five9 counts against the user's limits: the day's budget, and the

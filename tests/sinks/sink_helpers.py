@@ -9,6 +9,7 @@ import math
 import random
 import signal
 import subprocess
+import sys
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
@@ -176,6 +177,14 @@ def assert_samples_delivered(report: LoadReport) -> None:
     assert report.balanced(), report.buckets()
     assert report.delivered == SAMPLE_EXPECTED["buckets"]["valid"]
     assert report.rows_read == SAMPLE_EXPECTED["rows"]
+
+
+def load_command(source: Path, report: Path, list_name: str = "demo") -> list[str]:
+    """`contacts-etl load` of `source` as a user runs it (at the tests' moment), with a report."""
+    return [
+        sys.executable, "-m", "contacts_etl", "load", str(source), "--list", list_name,
+        "--as-of", AS_OF, "--report", str(report),
+    ]  # fmt: skip
 
 
 def kill_loads_midway(

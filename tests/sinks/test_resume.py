@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from tests.sinks.sink_helpers import (
     client_settings,
     generate_contacts,
     kill_loads_midway,
+    load_command,
     max_in_window,
     preview_rows,
     stored,
@@ -281,10 +281,7 @@ def test_load_killed_at_random_points_ends_complete_after_reruns(
         "CONTACTS_STATE_DIR": str(tmp_path / "state"),
     }
     report = tmp_path / "report.json"
-    command = [
-        sys.executable, "-m", "contacts_etl", "load", str(source), "--list", "demo",
-        "--as-of", "2026-11-27T00:00:00Z", "--report", str(report),
-    ]  # fmt: skip
+    command = load_command(source, report)
     killed = kill_loads_midway(command, env, lambda: len(sandbox.records("demo")), KILL_POINTS)
     assert killed >= KILL_POINTS - 2  # (a run may finish before its kill point)
     assert len(stored(sandbox)) < len(expected) or killed < KILL_POINTS

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
-import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tests.conftest import ROOT
 from tests.sinks.sink_helpers import (
     generate_contacts,
     kill_loads_midway,
+    load_command,
     max_in_window,
     preview_rows,
 )
@@ -118,10 +120,7 @@ def test_load_killed_at_random_points_ends_complete_after_reruns(
         "CONTACTS_STATE_DIR": str(tmp_path / "state"),
     }
     report = tmp_path / "report.json"
-    command = [
-        sys.executable, "-m", "contacts_etl", "load", str(source), "--list", "demo",
-        "--as-of", "2026-11-27T00:00:00Z", "--report", str(report),
-    ]  # fmt: skip
+    command = load_command(source, report)
     killed = kill_loads_midway(command, env, lambda: len(sandbox.records("demo")), KILL_POINTS)
     assert killed >= KILL_POINTS - 1
     assert len(stored_calls(sandbox)) < len(expected)
@@ -138,6 +137,56 @@ def test_load_killed_at_random_points_ends_complete_after_reruns(
     assert result["failed"] == 0
     assert result["already_delivered"] > 0
     assert stored_calls(sandbox) == expected
-    # a contact is written again only when a kill fell between its call and its result
+    # a contact is written again only when a kill fell between a call and its identifier
     rewritten = [r for r in sandbox.records("demo").values() if r.writes > 1]
     assert len(rewritten) <= killed * CHUNK
+
+
+@pytest.mark.parametrize("forgotten", [False, True], ids=["result-read", "import-forgotten"])
+def test_a_load_stopped_while_five9_imports_reads_that_result_instead_of_sending_again(
+    tmp_path: Path, forgotten: bool
+) -> None:
+    """Killed after Five9 took an import and before its result was read: the rerun asks Five9
+    for that result, so no contact is written twice. Should Five9 no longer know the import,
+    its rows are sent again (and every contact still lands)."""
+    source = generate_contacts(tmp_path / "contacts.csv", 3 * CHUNK)
+    with SandboxServer(soap_sandbox(soap_import_seconds=2.0)) as slow:
+        env = {
+            **os.environ,
+            **soap_env(slow),
+            "FIVE9_CHUNK_SIZE": str(CHUNK),
+            "CONTACTS_STATE_DIR": str(tmp_path / "state"),
+        }
+        report = tmp_path / "report.json"
+        command = load_command(source, report)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while not slow.sandbox.soap.import_times():
+            assert time.monotonic() < deadline, "no import within 60 s"
+            time.sleep(0.02)
+        time.sleep(0.5)  # the import runs 2 s: its result is not read yet
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        assert slow.sandbox.records("demo") == {}  # still importing when the load died
+        if forgotten:
+            time.sleep(2.5)  # the import ends ...
+            slow.sandbox.reset()  # ... and Five9 forgets it, and its records
+
+        final = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert final.returncode == 0, final.stderr
+        result = json.loads(report.read_text())
+        records = slow.sandbox.records("demo")
+    assert len(records) == 3 * CHUNK
+    assert all(record.writes == 1 for record in records.values())  # nothing sent twice
+    assert result["failed"] == 0
+    if forgotten:
+        assert (result["already_delivered"], result["delivered"]) == (0, 3 * CHUNK)
+        assert any(f"could not say what became of {CHUNK}" in n for n in result["notes"])
+    else:
+        assert (result["already_delivered"], result["delivered"]) == (CHUNK, 2 * CHUNK)
+        assert any(f"{CHUNK} rows settled there" in note for note in result["notes"])
+        assert len(slow.sandbox.soap.import_times()) == 3
