@@ -350,6 +350,11 @@ def run_load(
                     report.planned_seconds = round(
                         max(report.requests - 1, 0) * settings.request_interval(), 1
                     )
+                    if not settings.rest_enabled and state is not None:
+                        shortfall = _day_budget_note(report.requests, settings, state)
+                        if shortfall:
+                            report.notes.append(shortfall)
+                            progress.notice(shortfall)
                     return
                 chunks = chunks_of(
                     pipeline.contacts(), settings.chunk_size, json_objects=settings.rest_enabled
@@ -369,6 +374,19 @@ def run_load(
     _count_outcomes(report, pipeline, sink.totals, settings, request.dry_run)
     _write_report(report, request.report)
     return report
+
+
+def _day_budget_note(calls: int, settings: Five9Settings, state: RunState) -> str | None:
+    """SOAP dry run: whether the user's calls left today (by the ledger) cover the load."""
+    made = state.ledger.recent_sends(state.credential, settings.soap_day_seconds)
+    left = max(settings.soap_calls_per_day - len(made), 0)
+    if calls <= left:
+        return None
+    return (
+        f"Five9's budget of SOAP import calls a day has {left:,} left for this user: "
+        f"{calls - left:,} of the {calls:,} calls would not be made, and their rows would "
+        "wait for `contacts-etl retry`."
+    )
 
 
 def _finish_open_imports(

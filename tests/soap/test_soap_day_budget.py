@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from contacts_etl.load import LoadReport
+from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
 from contacts_etl.retry import run_retry
 from contacts_etl.run_state import credential_id
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer
 from sinks.day_budget import DayBudget
 from sinks.ledger import RunLedger
-from tests.sinks.sink_helpers import generate_contacts
+from tests.sinks.sink_helpers import AS_OF_TS, generate_contacts
 
 from .soap_helpers import load_file, soap_sandbox, soap_settings
 
@@ -118,6 +118,27 @@ def test_the_budget_counts_the_calls_of_earlier_runs(
     assert (first.delivered, first.requests) == (200, 2)
     assert (second.delivered, second.failed, second.requests) == (100, 100, 1)
     assert sandbox.events_of("soap_operations_limit") == []
+
+
+def test_a_dry_run_says_when_the_budget_left_today_falls_short(
+    server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    load(server, generate_contacts(tmp_path / "a.csv", 200), state)  # 2 of the 3 calls
+    request = LoadRequest(
+        sources=[str(generate_contacts(tmp_path / "b.csv", 300, first=3_000_000_000))],
+        as_of=AS_OF_TS,
+        list_name="demo",
+        state_dir=state,
+        dry_run=True,
+    )
+    settings = soap_settings(
+        server, chunk_size=CHUNK, soap_calls_per_day=PER_DAY, soap_day_seconds=DAY
+    )
+    report = run_load(request, settings, LoadProgress())
+    assert (report.would_deliver, report.requests) == (300, 3)
+    assert any("has 1 left for this user: 2 of the 3 calls" in note for note in report.notes)
+    assert len(sandbox.soap.import_times()) == 2  # the dry run made none
 
 
 def test_calls_five9_refused_for_a_limit_do_not_spend_the_budget(
