@@ -179,7 +179,7 @@ class LoadDisplay:
     def show_report(report: LoadReport, console: Console, rejects: Path | None = None) -> None:
         """The buckets, the requests, and what the run means for the user."""
         title = f"Load into {report.list_name!r}" + (" (dry run)" if report.dry_run else "")
-        table = Table(title=title, title_justify="left", caption=f"target: {report.target}")
+        table = Table(title=title, title_justify="left")
         table.add_column("")
         table.add_column("rows", justify="right")
         table.add_row("rows read", f"{report.rows_read:,}")
@@ -187,6 +187,7 @@ class LoadDisplay:
             if count or bucket in ("delivered", "invalid", "expired", "duplicate", "failed"):
                 table.add_row(bucket, f"{count:,}")
         console.print(table)
+        console.print(f"Target: {report.target}", soft_wrap=True)  # an address, never cut
         started = pd.Timestamp(report.started_at)
         seconds = (pd.Timestamp(report.finished_at) - started).total_seconds()
         if report.dry_run:
