@@ -27,8 +27,8 @@ import pyarrow.csv as pa_csv
 from ceiling import measure_ceiling
 from contacts_data import generate
 
+from contacts_etl.chunking import chunks_of
 from contacts_etl.column_mapping import ColumnMapping
-from contacts_etl.load import chunks_of
 from contacts_etl.pipeline import ContactPipeline
 from contacts_etl.preview import PreviewRequest, run_preview
 from sinks.five9_wire import UploadModes, upload_body

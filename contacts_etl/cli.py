@@ -12,7 +12,8 @@ import typer
 if TYPE_CHECKING:
     import pandas as pd
 
-    from contacts_etl.load import LoadProgress, LoadReport, LoadRequest
+    from contacts_etl.load import LoadProgress, LoadRequest
+    from contacts_etl.run_report import LoadReport
     from sinks.settings import Five9Settings
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -231,7 +232,7 @@ def _five9_settings() -> Five9Settings:
 
 
 def _load_as_flow(request: LoadRequest, progress: LoadProgress) -> LoadReport:
-    from contacts_etl.load import LoadReport
+    from contacts_etl.run_report import LoadReport
     from flows.load_contacts import CALLER_PROGRESS, load_contacts
 
     token = CALLER_PROGRESS.set(progress)

@@ -20,8 +20,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from contacts_etl.load import LoadProgress, LoadReport
+from contacts_etl.load import LoadProgress
 from contacts_etl.preview import PreviewResult
+from contacts_etl.run_report import LoadReport
 
 BUCKET_NOTES = {
     "valid": "would be sent",

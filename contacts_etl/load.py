@@ -10,34 +10,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from pydantic import SecretStr
 
+from contacts_etl.chunking import chunks_of, made_ahead
 from contacts_etl.column_mapping import ColumnMapping
 from contacts_etl.errors import ContactsEtlError, SettingError
 from contacts_etl.outputs import TableWriter, rejects_columns
 from contacts_etl.pipeline import NOTHING_EARLIER, ContactPipeline, ReadyBatch, original_columns
 from contacts_etl.preview import PreviewRequest
-from contacts_etl.run_state import RunState, letters_chunk
-from sinks.five9_wire import UploadModes, contact_objects
+from contacts_etl.run_report import TIME, LoadReport, count_outcomes, write_report
+from contacts_etl.run_state import RunState
+from contacts_etl.soap_resume import day_budget_note, finish_open_imports, open_imports_note
+from sinks.five9_wire import UploadModes
 from sinks.ledger import RunLedger
-from sinks.rest_sink import Chunk, Five9RestSink, SinkTotals
+from sinks.rest_sink import Chunk, Five9RestSink
 from sinks.settings import SOAP_SERVICE_PATH, Five9Settings
-from sinks.soap_sink import Five9SoapSink, SoapTotals
+from sinks.soap_sink import Five9SoapSink
 from sources import ReadOptions, open_sources
 from transforms.expiry import load_clock
 from transforms.normalise import reject_rows
 
-TIME = "%Y-%m-%dT%H:%M:%SZ"
 SharedLimit = Callable[[Five9Settings], Callable[[], Awaitable[None]]]
 
 
@@ -53,65 +53,6 @@ class LoadRequest(PreviewRequest):
 
 
 @dataclass
-class LoadReport:
-    """The run's JSON report. Every row read is in exactly one bucket."""
-
-    rows_read: int = 0
-    delivered: int = 0
-    rejected_by_five9: int = 0
-    invalid: int = 0
-    expired: int = 0
-    duplicate: int = 0
-    failed: int = 0
-    already_delivered: int = 0
-    would_deliver: int = 0
-    requests: int = 0
-    chunks: int = 0
-    started_at: str = ""
-    finished_at: str = ""
-    list_name: str = ""
-    run_id: str = ""
-    target: str = ""
-    dry_run: bool = False
-    throttled_429: int = 0
-    retries: int = 0
-    rate_limit: str = ""
-    requests_per_window: float = 0.0
-    planned_seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    five9_warnings: dict[str, int] = field(default_factory=dict)
-    calls_spent_until: str | None = None
-    """SOAP: the day's budget of import calls ran out; calls are possible again from then."""
-    stopped: str | None = None
-    """Why the run stopped before its end (its one line); then `unsettled` rows were read
-    but neither sent nor set aside, and the same command resumes the run."""
-    unsettled: int = 0
-
-    BUCKETS = (
-        "delivered",
-        "rejected_by_five9",
-        "invalid",
-        "expired",
-        "duplicate",
-        "failed",
-        "already_delivered",
-        "would_deliver",
-    )
-
-    def buckets(self) -> dict[str, int]:
-        """Each bucket by name."""
-        return {name: getattr(self, name) for name in self.BUCKETS}
-
-    def balanced(self) -> bool:
-        """True when every row read is in exactly one bucket."""
-        return self.rows_read == sum(self.buckets().values())
-
-    def to_json(self) -> str:
-        """The report as JSON (no secrets are ever in it)."""
-        return json.dumps(asdict(self), indent=2) + "\n"
-
-
-@dataclass
 class LoadProgress:
     """Callbacks a caller may set to follow the run: notices, rows read, rows to send, and
     rows settled (delivered, rejected by Five9, failed or expired as they left)."""
@@ -122,71 +63,9 @@ class LoadProgress:
     settled: Callable[[int], None] = lambda _: None
 
 
-def chunks_of(
-    batches: Iterator[ReadyBatch], size: int, *, json_objects: bool = True
-) -> Iterator[Chunk]:
-    """Cut the contacts into chunks of exactly `size` (the last may be smaller), in order;
-    with `json_objects`, each with its contacts' REST JSON objects made ahead, a whole batch
-    at a time."""
-    number = 0
-    carry: Chunk | None = None
-    for batch in batches:
-        objects = contact_objects(batch.contacts) if json_objects else None
-        whole = Chunk(number, batch.contacts, batch.originals, batch.codes, objects)
-        if carry is not None:
-            whole = _joined(carry, whole)
-        start, rows = 0, len(whole.codes)
-        while rows - start >= size:
-            yield _rows(whole, start, start + size, number)
-            number += 1
-            start += size
-        carry = _rows(whole, start, rows, number) if start < rows else None
-    if carry is not None:
-        yield carry
-
-
-def _rows(chunk: Chunk, start: int, stop: int, number: int) -> Chunk:
-    objects = None if chunk.objects is None else chunk.objects.iloc[start:stop]
-    return Chunk(
-        number,
-        chunk.contacts.iloc[start:stop],
-        chunk.originals.iloc[start:stop],
-        chunk.codes[start:stop],
-        objects,
-    )
-
-
-def _joined(first: Chunk, second: Chunk) -> Chunk:
-    objects = None
-    if first.objects is not None and second.objects is not None:
-        objects = pd.concat([first.objects, second.objects], ignore_index=True)
-    return Chunk(
-        first.number,
-        pd.concat([first.contacts, second.contacts], ignore_index=True),
-        pd.concat([first.originals, second.originals], ignore_index=True),
-        np.concatenate([first.codes, second.codes]),
-        objects,
-    )
-
-
 def _drain(batches: Iterator[ReadyBatch]) -> None:
     for _ in batches:
         pass
-
-
-async def made_ahead(
-    chunks: Iterator[Chunk], pipeline: ContactPipeline, progress: LoadProgress
-) -> AsyncIterator[Chunk]:
-    """The chunks, each made in a worker thread so reading and validating never stall the
-    event loop (and the pacer); rows the pipeline set aside are reported as settled."""
-    reported = 0
-    while True:
-        chunk = await asyncio.to_thread(next, chunks, None)
-        progress.settled(pipeline.set_aside - reported)
-        reported = pipeline.set_aside
-        if chunk is None:
-            return
-        yield chunk
 
 
 def _embedded_sandbox(
@@ -290,10 +169,10 @@ def run_load(
             )  # fmt: skip
             report.run_id = state.run_id
             if not settings.rest_enabled and not request.dry_run:
-                finished = _finish_open_imports(state, settings, request.list_name, options.keys)
+                finished = finish_open_imports(state, settings, request.list_name, options.keys)
                 if finished is not None:
                     state.resumed = True
-                    report.notes.append(_open_imports_note(finished))
+                    report.notes.append(open_imports_note(finished))
             if state.resumed:
                 report.notes.append(
                     f"Resuming run {state.run_id}: rows an earlier attempt delivered are not "
@@ -351,7 +230,7 @@ def run_load(
                         max(report.requests - 1, 0) * settings.request_interval(), 1
                     )
                     if not settings.rest_enabled and state is not None:
-                        shortfall = _day_budget_note(report.requests, settings, state)
+                        shortfall = day_budget_note(report.requests, settings, state)
                         if shortfall:
                             report.notes.append(shortfall)
                             progress.notice(shortfall)
@@ -359,119 +238,18 @@ def run_load(
                 chunks = chunks_of(
                     pipeline.contacts(), settings.chunk_size, json_objects=settings.rest_enabled
                 )
-                await sink.deliver(made_ahead(chunks, pipeline, progress))
+                await sink.deliver(made_ahead(chunks, pipeline, progress.settled))
 
         try:
             asyncio.run(load())
         except (ContactsEtlError, KeyboardInterrupt) as error:
             # What was settled before the stop still counts: a nightly job's report says so.
-            _count_outcomes(report, pipeline, sink.totals, settings, request.dry_run)
+            count_outcomes(report, pipeline, sink.totals, settings, request.dry_run)
             report.stopped = str(error) or "interrupted"
             report.unsettled = report.rows_read - sum(report.buckets().values())
             with contextlib.suppress(SettingError):
-                _write_report(report, request.report)
+                write_report(report, request.report)
             raise
-    _count_outcomes(report, pipeline, sink.totals, settings, request.dry_run)
-    _write_report(report, request.report)
+    count_outcomes(report, pipeline, sink.totals, settings, request.dry_run)
+    write_report(report, request.report)
     return report
-
-
-def _day_budget_note(calls: int, settings: Five9Settings, state: RunState) -> str | None:
-    """SOAP dry run: whether the user's calls left today (by the ledger) cover the load."""
-    made = state.ledger.recent_sends(state.credential, settings.soap_day_seconds)
-    left = max(settings.soap_calls_per_day - len(made), 0)
-    if calls <= left:
-        return None
-    return (
-        f"Five9's budget of SOAP import calls a day has {left:,} left for this user: "
-        f"{calls - left:,} of the {calls:,} calls would not be made, and their rows would "
-        "wait for `contacts-etl retry`."
-    )
-
-
-def _finish_open_imports(
-    state: RunState, settings: Five9Settings, list_name: str, keys: tuple[str, ...]
-) -> SinkTotals | None:
-    """SOAP: settle the rows of imports an earlier attempt made but did not read the results
-    of (it stopped while Five9 worked), so the load does not send them again. None when there
-    were none."""
-    imports = state.open_imports()
-    if not imports:
-        return None
-    sink = Five9SoapSink(
-        settings,
-        list_name,
-        UploadModes.of(settings, keys),
-        lambda *_: None,  # the load itself writes the rejects of these rows (settled before)
-        hooks=state.hooks(),
-        not_before=state.pacer_start(settings),
-    )
-
-    async def settle() -> None:
-        async with sink:
-            await sink.settle_open_imports(
-                (held.identifier, letters_chunk(held.chunk, held.rows)) for held in imports
-            )
-
-    asyncio.run(settle())
-    return sink.totals
-
-
-def _open_imports_note(totals: SinkTotals) -> str:
-    settled = totals.delivered + totals.rejected_by_five9
-    note = (
-        f"Read the results of imports an earlier attempt left unread: {settled:,} rows "
-        "settled there are not sent again"
-    )
-    if totals.failed:
-        note += f"; Five9 could not say what became of {totals.failed:,}, so they are sent again"
-    return note + "."
-
-
-def _count_outcomes(
-    report: LoadReport,
-    pipeline: ContactPipeline,
-    totals: SinkTotals,
-    settings: Five9Settings,
-    dry_run: bool,
-) -> None:
-    """The pipeline's and the sink's counts into the report."""
-    counts = pipeline.counts
-    report.rows_read = counts.rows_read
-    report.invalid = counts.invalid
-    report.duplicate = counts.duplicate
-    report.expired = counts.expired + totals.expired
-    report.delivered = totals.delivered
-    report.already_delivered = counts.already_delivered
-    report.rejected_by_five9 = counts.rejected_by_five9 + totals.rejected_by_five9
-    report.failed = totals.failed
-    if not dry_run:
-        report.requests = totals.requests
-        report.chunks = totals.chunks
-    report.throttled_429 = totals.throttled
-    sent = totals.send_times
-    if len(sent) >= 2 and sent[-1] > sent[0]:
-        spread = (len(sent) - 1) / (sent[-1] - sent[0])
-        report.requests_per_window = round(spread * settings.rate_window_seconds, 1)
-    report.retries = totals.retries
-    if isinstance(totals, SoapTotals):
-        report.five9_warnings = dict(totals.warnings)
-    report.calls_spent_until = calls_spent_until(totals)
-    report.finished_at = pd.Timestamp.now(tz="UTC").strftime(TIME)
-
-
-def _write_report(report: LoadReport, path: Path | None) -> None:
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(report.to_json(), encoding="utf-8")
-    except OSError as error:
-        raise SettingError(f"--report {path} cannot be written: {error.strerror}") from None
-
-
-def calls_spent_until(totals: SinkTotals) -> str | None:
-    """SOAP: when the day's budget of import calls, spent during the run, allows calls again."""
-    if not isinstance(totals, SoapTotals) or totals.day_spent_until is None:
-        return None
-    return pd.Timestamp(totals.day_spent_until, unit="s", tz="UTC").ceil("min").strftime(TIME)

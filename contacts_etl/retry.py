@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from contacts_etl.errors import SettingError
-from contacts_etl.load import calls_spent_until
+from contacts_etl.run_report import calls_spent_until
 from contacts_etl.run_state import RunState, credential_id, letters_chunk
 from sinks.five9_wire import UploadModes
 from sinks.ledger import DeadLetter, RunLedger

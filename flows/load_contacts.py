@@ -24,8 +24,9 @@ from prefect.states import Failed
 from pydantic import SecretStr
 
 from contacts_etl.errors import ContactsEtlError, SettingError
-from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
+from contacts_etl.load import LoadProgress, LoadRequest, run_load
 from contacts_etl.outputs import first_rows_of
+from contacts_etl.run_report import LoadReport
 from flows.parameters import request_fields
 from flows.rate_limit import shared_limit
 from schemas.fields import DEFAULT_ZONE

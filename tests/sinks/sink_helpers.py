@@ -20,8 +20,9 @@ from typing import Any
 import pandas as pd
 from pydantic import SecretStr
 
-from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
+from contacts_etl.load import LoadProgress, LoadRequest, run_load
 from contacts_etl.preview import PreviewRequest, run_preview
+from contacts_etl.run_report import LoadReport
 from five9_sandbox import Sandbox, SandboxServer
 from sinks.settings import Five9Settings
 from tests.conftest import AS_OF, ROOT, SAMPLES

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contacts_etl.load import LoadReport
+from contacts_etl.run_report import LoadReport
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
 from sinks.five9_wire import UploadModes, parse_upload_answer
 from sinks.rest_sink import Chunk, Five9RestSink

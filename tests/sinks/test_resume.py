@@ -15,8 +15,9 @@ import pytest
 from pydantic import SecretStr
 
 from contacts_etl.errors import ContactsEtlError, SettingError
-from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
+from contacts_etl.load import LoadProgress, LoadRequest, run_load
 from contacts_etl.retry import run_retry
+from contacts_etl.run_report import LoadReport
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
 from sinks.ledger import RunLedger
 from tests.conftest import ROOT

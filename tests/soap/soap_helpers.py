@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
+from contacts_etl.load import LoadProgress, LoadRequest, run_load
+from contacts_etl.run_report import LoadReport
 from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
 from sinks.settings import Five9Settings
 from tests.sinks.sink_helpers import AS_OF_TS, ExpectedRecord, by_number

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from contacts_etl.load import LoadProgress, LoadReport, LoadRequest, run_load
+from contacts_etl.load import LoadProgress, LoadRequest, run_load
 from contacts_etl.retry import run_retry
+from contacts_etl.run_report import LoadReport
 from contacts_etl.run_state import credential_id
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer
 from sinks.day_budget import DayBudget

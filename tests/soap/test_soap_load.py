@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contacts_etl.load import SOAP_WINDOW_NOTE, LoadReport, LoadRequest, run_load
+from contacts_etl.load import SOAP_WINDOW_NOTE, LoadRequest, run_load
+from contacts_etl.run_report import LoadReport
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer
 from sinks.five9_wire import UploadModes
 from sinks.rest_sink import Chunk

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from contacts_etl.load import LoadReport
 from contacts_etl.retry import run_retry
+from contacts_etl.run_report import LoadReport
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer
 from sinks.ledger import RunLedger
 from tests.conftest import ROOT
