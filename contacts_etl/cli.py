@@ -326,12 +326,23 @@ def sandbox(
     list_name: Annotated[
         list[str] | None, typer.Option("--list", help="A list that exists (repeatable).")
     ] = None,
+    custom_field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--custom-field",
+            help="A custom field the domain has (repeatable; default account_id and segment).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the local Five9 sandbox over HTTP until Ctrl-C (consumer key sandbox-key,
     secret sandbox-secret; SOAP user sandbox-admin, password sandbox-password)."""
     from five9_sandbox import SandboxSettings, serve_forever
+    from five9_sandbox.settings import SAMPLE_CUSTOM_FIELDS
 
-    settings = SandboxSettings(lists=tuple(list_name) if list_name else ("demo",))
+    settings = SandboxSettings(
+        lists=tuple(list_name) if list_name else ("demo",),
+        custom_fields=frozenset(custom_field) if custom_field else SAMPLE_CUSTOM_FIELDS,
+    )
     try:
         serve_forever(settings, port=port)
     except OSError as error:

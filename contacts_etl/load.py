@@ -24,11 +24,18 @@ from contacts_etl.chunking import chunks_of, made_ahead
 from contacts_etl.column_mapping import ColumnMapping
 from contacts_etl.errors import ContactsEtlError, SettingError
 from contacts_etl.outputs import TableWriter, rejects_columns
-from contacts_etl.pipeline import NOTHING_EARLIER, ContactPipeline, ReadyBatch, original_columns
+from contacts_etl.pipeline import (
+    NOTHING_EARLIER,
+    ContactPipeline,
+    ReadyBatch,
+    contact_columns,
+    original_columns,
+)
 from contacts_etl.preview import PreviewRequest
 from contacts_etl.run_report import TIME, LoadReport, count_outcomes, write_report
 from contacts_etl.run_state import RunState
 from contacts_etl.soap_resume import day_budget_note, finish_open_imports, open_imports_note
+from schemas.fields import STANDARD_FIELDS
 from sinks.five9_wire import UploadModes
 from sinks.ledger import RunLedger
 from sinks.rest_sink import Chunk, Five9RestSink
@@ -69,13 +76,15 @@ def _drain(batches: Iterator[ReadyBatch]) -> None:
 
 
 def _embedded_sandbox(
-    settings: Five9Settings, request: LoadRequest, stack: ExitStack
+    settings: Five9Settings, request: LoadRequest, custom: frozenset[str], stack: ExitStack
 ) -> Five9Settings:
-    """Start the local Five9 sandbox in this process, with the list asked for."""
+    """Start the local Five9 sandbox in this process, with the list asked for and the run's
+    custom fields (a stand-in cannot know the real domain's; any other name is refused)."""
     from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
 
     sandbox_settings = SandboxSettings(
         lists=(request.list_name,),
+        custom_fields=custom,
         max_requests=settings.max_requests,
         window_seconds=settings.rate_window_seconds,
         e164=settings.e164,
@@ -139,7 +148,9 @@ def run_load(
         report.notes.append(SOAP_WINDOW_NOTE)
     with ExitStack() as stack:
         if settings.uses_sandbox:
-            settings = _embedded_sandbox(settings, request, stack)
+            columns = contact_columns(sources, mapping)
+            custom = frozenset(columns[2:-2]) - set(STANDARD_FIELDS)  # between origin and window
+            settings = _embedded_sandbox(settings, request, custom, stack)
             report.target = "local sandbox"
             report.notes.append(
                 "No Five9 credentials or base URL are set: loading into the local sandbox at "

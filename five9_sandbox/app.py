@@ -23,7 +23,13 @@ class SandboxApp(FastAPI):
 
 
 def create_app(sandbox: Sandbox) -> FastAPI:
-    app = SandboxApp(title="Five9 sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app = SandboxApp(
+        title="Five9 sandbox",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,  # Five9 does not redirect ".../contacts/": it is not a route
+    )
 
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)

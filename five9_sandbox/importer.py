@@ -27,6 +27,7 @@ three ``listAddMode`` values behave alike.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,8 @@ class SandboxRecord:
     guard_end: str
     writes: int = 1
     """How many accepted rows wrote this record (1 = inserted and never updated)."""
+    written_at: float = field(default_factory=time.time, compare=False)
+    """Wall-clock time of the last write: a test can check each window was still open then."""
 
 
 @dataclass(frozen=True)

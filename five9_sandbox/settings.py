@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from five9_sandbox.faults import FaultPlan
 
 DEFAULT_SCOPES: frozenset[str] = frozenset({"campaigns:read", "lists:read", "lists:write"})
+# The sandbox domain's custom fields: those of the sample data. Any other name is refused, as
+# Five9 refuses a field the domain does not have, so a misspelt or leaked column shows.
+SAMPLE_CUSTOM_FIELDS: frozenset[str] = frozenset({"account_id", "segment"})
 
 
 @dataclass
@@ -49,9 +52,13 @@ class SandboxSettings:
     """... and its calls per user in three sliding windows [confirmed]; scaled down in tests."""
     soap_import_seconds: float = 0.05
     """How long an asynchronous import runs before its result is ready."""
-    custom_fields: frozenset[str] | None = None
-    """Custom contact fields that exist in the domain; None accepts any field name. When set,
-    an upload naming any other non-standard field is refused with 400 [assumed]."""
+    soap_call_seconds: float = 0.02
+    """The least time a SOAP call holds its user: a second call of the user meanwhile is
+    refused (ConcurrentModificationFault), so calls that overlap on the wire collide."""
+    custom_fields: frozenset[str] | None = SAMPLE_CUSTOM_FIELDS
+    """Custom contact fields that exist in the domain: an upload naming any other
+    non-standard field is refused with 400 (REST) or ignored with a warning (SOAP)
+    [assumed]. None accepts any name (for a stand-in that cannot know the real domain)."""
 
     def __repr__(self) -> str:  # never show the secret
         return (

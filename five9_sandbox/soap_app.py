@@ -103,10 +103,15 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
                 "401 Unauthorized", 401, headers={"WWW-Authenticate": 'Basic realm="Five9"'}
             )
         user = credentials[0]
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "text/xml":  # SOAP 1.1 (JAX-WS answers 415 to anything else)
+            sandbox.event("soap_wrong_content_type", content_type=content_type)
+            return Response(f"415 Unsupported Media Type: {content_type!r}", 415)
         try:
             operation, element = read_request(raw)
         except EnvelopeError as error:
             return SoapFaultError("ServerFault", str(error), "Client").response()
+        began = asyncio.get_running_loop().time()
         if not sandbox.soap.enter(user, operation):
             sandbox.event("soap_concurrent_call", user=user, operation=operation)
             return SoapFaultError(
@@ -126,6 +131,10 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
         except SoapFaultError as error:
             return error.response()
         finally:
+            # Five9 serves a call for a while: a second call of the user meanwhile collides.
+            held = began + sandbox.settings.soap_call_seconds - asyncio.get_running_loop().time()
+            if held > 0:
+                await asyncio.sleep(held)
             sandbox.soap.leave(user)
 
     def lists_info(element: etree._Element) -> Response:
@@ -189,11 +198,11 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
 
     def _read_import(
         settings: etree._Element | None, rows: list[list[str]]
-    ) -> tuple[tuple[UploadBody, list[int]], list[dict[str, Any]], dict[str, int]]:
+    ) -> tuple[tuple[UploadBody, list[int], bool], list[dict[str, Any]], dict[str, int]]:
         if settings is None:
             raise SoapFaultError("ServerFault", "listUpdateSettings is required", "Client")
         _flag(child_text(settings, "skipHeaderLine"), "skipHeaderLine", required=True)
-        _flag(child_text(settings, "cleanListBeforeUpdate"), "cleanListBeforeUpdate", True)
+        clean = _flag(child_text(settings, "cleanListBeforeUpdate"), "cleanListBeforeUpdate", True)
         skip_header = child_text(settings, "skipHeaderLine") in ("true", "1")
         mapping: list[tuple[int, str, bool]] = []
         for entry in all_children(settings, "fieldsMapping"):
@@ -215,6 +224,11 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
                 warnings[f"Field '{name}' does not exist; its column was ignored"] = len(rows)
             mapping = [m for m in mapping if m[1] not in unknown]
         call_column = _number(child_text(settings, "callTimeColumnNumber"), "callTimeColumnNumber")
+        if call_column is not None and call_column < 1:
+            raise SoapFaultError(
+                "ServerFault", "callTimeColumnNumber is 1-based: 1 or more", "Client"
+            )
+        width = max([column for column, _, _ in mapping] + [call_column or 0])
         call_time = _number(child_text(settings, "callTime"), "callTime")
         modes = {
             "crmAddMode": child_text(settings, "crmAddMode") or "ADD_NEW",
@@ -225,6 +239,16 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
         numbers: list[int] = []
         early: list[dict[str, Any]] = []
         for number, row in enumerate(rows[1:] if skip_header else rows, start=1):
+            if len(row) < width:  # a column the mapping names is not in the row [assumed]
+                early.append(
+                    {
+                        "rowNumber": number,
+                        "kind": "ParseError",
+                        "key": "",
+                        "troubleMessage": f"The row has {len(row)} columns; {width} are mapped",
+                    }
+                )
+                continue
             fields = {
                 name: row[column - 1]
                 for column, name, _ in mapping
@@ -253,19 +277,22 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
             raise SoapFaultError(
                 "ServerFault", "listUpdateSettings: a mode is not valid", "Client"
             ) from None
-        return (body, numbers), early, warnings
+        return (body, numbers, clean), early, warnings
 
     def finish(
         desk: SoapDesk,
         job: ImportJob,
-        read: tuple[UploadBody, list[int]],
+        read: tuple[UploadBody, list[int], bool],
         early: list[dict[str, Any]],
         warnings: dict[str, int],
     ) -> None:
-        body, numbers = read
+        body, numbers, clean = read
         if sandbox.soap is not desk:  # the domain was reset while the import ran
             return
         try:
+            if clean:  # Five9 empties the list first: every record not in this call is gone
+                sandbox.clean_list(job.list_name)
+                sandbox.event("soap_list_cleaned", list_name=job.list_name)
             result = sandbox.import_rows(job.list_name, body) if body.contacts else None
         except KeyError:
             sandbox.soap.finish(job.identifier, None, {}, f"List '{job.list_name}' not found")

@@ -154,6 +154,11 @@ class Sandbox:
             self._lists[name] = _List(list_id, name)
             return list_id
 
+    def clean_list(self, name: str) -> None:
+        """Remove every record of a list (SOAP's cleanListBeforeUpdate). KeyError if unknown."""
+        with self._lock:
+            self._lists[name].records.clear()
+
     def remove_list(self, name: str) -> None:
         """Delete a list, as an administrator might while a load runs (later uploads: 404)."""
         with self._lock:

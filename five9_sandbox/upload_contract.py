@@ -40,7 +40,7 @@ STANDARD_FIELDS: frozenset[str] = frozenset(
 )
 
 GUARD_TIME_FORMAT = "%Y-%m-%dT%H:%M:00Z"
-_GUARD_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00Z")
+_GUARD_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:00Z")  # ASCII digits only
 
 CrmAddMode = Literal["ADD_NEW", "DONT_ADD"]
 CrmUpdateMode = Literal["UPDATE_FIRST", "UPDATE_ALL", "UPDATE_SOLE_MATCHES", "DONT_UPDATE"]

@@ -14,6 +14,7 @@ from lxml import etree
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
 
 from .soap_helpers import (
+    ENV,
     PATH,
     START_MS,
     SoapCaller,
@@ -204,3 +205,96 @@ def test_unknown_custom_field_is_ignored_and_counted_in_warnings() -> None:
         ("2125550101",): {"number1": "2125550101"},
         ("2125550102",): {"number1": "2125550102"},
     }
+
+
+def test_calls_of_one_user_that_overlap_on_the_wire_collide(server: SandboxServer) -> None:
+    server.sandbox.reset()
+    callers = [SoapCaller(server) for _ in range(6)]
+    gate = threading.Barrier(len(callers))
+    faults: list[str | None] = []
+
+    def lists_info(caller: SoapCaller) -> None:
+        root, operation = envelope("getListsInfo")
+        sub(operation, "listNamePattern", "demo")
+        gate.wait()
+        faults.append(caller.call(root).fault)
+
+    threads = [threading.Thread(target=lists_info, args=(c,)) for c in callers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for caller in callers:
+        caller.close()
+    assert faults.count(None) >= 1
+    assert "ConcurrentModificationFault" in faults
+
+
+def test_clean_list_before_update_empties_the_list_first(soap: SoapCaller) -> None:
+    finished(soap, started(soap, numbered_rows(3)))
+    assert len(soap.server.sandbox.records("demo")) == 3
+    call = add_records("demo", numbered_rows(1, first=3_000_000_000))
+    call.find(f".//{{{ENV}}}Body//cleanListBeforeUpdate").text = "true"
+    answer = soap.call(call)
+    finished(soap, str(answer.returned().findtext("identifier")))
+    assert [key[0] for key in soap.server.sandbox.records("demo")] == ["3000000000"]
+    assert soap.server.sandbox.events_of("soap_list_cleaned")
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ("reorder", "skipHeaderLine"),
+        ("unknown", "bogusSetting"),
+        ("no-key", "key"),
+        ("digit", "columnNumber"),
+    ],
+)
+def test_a_request_the_wsdl_schema_refuses_is_a_client_fault(
+    soap: SoapCaller, change: str, named: str
+) -> None:
+    call = add_records("demo", numbered_rows(1))
+    settings = call.find(f".//{{{ENV}}}Body//listUpdateSettings")
+    assert settings is not None
+    entry = settings.find("fieldsMapping")
+    assert entry is not None
+    if change == "reorder":  # listUpdateSettings' own elements before basicImportSettings'
+        skip = settings.find("skipHeaderLine")
+        assert skip is not None
+        settings.remove(skip)
+        settings.append(skip)
+    elif change == "unknown":
+        sub(settings, "bogusSetting", "1")
+    elif change == "no-key":
+        key = entry.find("key")
+        assert key is not None
+        entry.remove(key)
+    else:
+        entry.find("columnNumber").text = "\u00b2"
+    answer = soap.call(call)
+    assert answer.status == 500
+    assert answer.root is not None
+    assert "does not match the WSDL's schema" in str(answer.root.findtext(".//faultstring"))
+    assert named in str(answer.root.findtext(".//faultstring"))
+    assert soap.server.sandbox.soap.import_times() == []
+
+
+def test_a_call_not_sent_as_text_xml_is_415(soap: SoapCaller) -> None:
+    body = etree.tostring(add_records("demo", numbered_rows(1)))
+    answer = soap.client.post(PATH, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 415
+    assert soap.server.sandbox.soap.import_times() == []
+
+
+def test_call_time_columns_outside_the_row_are_refused(soap: SoapCaller) -> None:
+    call = add_records("demo", numbered_rows(1))
+    call.find(f".//{{{ENV}}}Body//callTimeColumnNumber").text = "0"
+    assert soap.call(call).fault == "ServerFault"
+
+    short = add_records("demo", [["2000000001", "Ann"], *numbered_rows(1)])
+    result = finished(soap, str(soap.call(short).returned().findtext("identifier")))
+    troubles = [
+        (t.findtext("rowNumber"), t.findtext("kind")) for t in result.iter("importTroubles")
+    ]
+    assert troubles == [("1", "ParseError")]
+    assert [key[0] for key in soap.server.sandbox.records("demo")] == ["2000000000"]

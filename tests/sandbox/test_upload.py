@@ -100,6 +100,7 @@ def test_max_contacts_is_a_setting(make_caller: MakeCaller) -> None:
         ("1796133600000", "2026-12-01T21:00:00Z"),
         ("2026-12-01T21:00:00Z", "2026-12-01T21:00:00Z"),  # empty window
         ("2026-12-01T21:00:00Z", "2026-12-01T14:00:00Z"),  # end before start
+        ("\uff12\uff10\uff12\uff16-12-01T14:05:00Z", "2026-12-01T21:00:00Z"),  # fullwidth
     ],
 )
 def test_guard_time_that_is_not_an_exact_utc_minute_is_refused(
@@ -155,6 +156,20 @@ def test_unknown_custom_field_is_refused_when_fields_are_declared(
     five9 = make_caller(custom_fields=frozenset({"account"}))
     assert five9.upload([contact(account="A1")]).status_code == 200
     assert five9.upload([contact(acount="A1")]).status_code == 400
+
+
+def test_by_default_only_the_sample_custom_fields_exist(five9: Five9Caller) -> None:
+    assert five9.upload([contact(account_id="A1", segment="gold")]).status_code == 200
+    for leaked in ("firstName", "source_line", "Last_Name"):
+        body = contact()
+        body["fields"][leaked] = "x"
+        assert five9.upload([body]).status_code == 400
+
+
+def test_a_path_with_a_trailing_slash_is_not_a_route(five9: Five9Caller) -> None:
+    path = f"{five9.lists_path()}/{five9.list_id()}/contacts/"
+    answer = five9.http.post(path, json={"contacts": [contact()]}, headers=five9.auth())
+    assert answer.status_code == 404
 
 
 def test_unknown_list_and_domain_are_404(five9: Five9Caller) -> None:

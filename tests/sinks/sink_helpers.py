@@ -99,11 +99,14 @@ def by_number(rows: Iterable[ExpectedRecord]) -> dict[str, ExpectedRecord]:
 
 
 def stored(sandbox: Sandbox, list_name: str = "demo") -> dict[str, tuple[dict[str, str], str, str]]:
-    """number1 -> (fields, guard_start, guard_end) of what the sandbox holds."""
-    return {
-        key[0]: (record.fields, record.guard_start, record.guard_end)
-        for key, record in sandbox.records(list_name).items()
-    }
+    """number1 -> (fields, guard_start, guard_end) of what the sandbox holds; every record's
+    window was still open when it was written (an expired window is never sent)."""
+    records = sandbox.records(list_name)
+    closed = [
+        key for key, r in records.items() if pd.Timestamp(r.guard_end).timestamp() <= r.written_at
+    ]
+    assert not closed, f"written after their window closed: {closed[:5]}"
+    return {key[0]: (r.fields, r.guard_start, r.guard_end) for key, r in records.items()}
 
 
 def wanted(rows: Iterable[ExpectedRecord]) -> dict[str, tuple[dict[str, str], str, str]]:
