@@ -154,11 +154,13 @@ def _may_hold_control(values: pd.Series) -> bool:
 
 def _control_bytes(data: npt.NDArray[np.uint8]) -> bool:
     """Whether UTF-8 bytes hold a control character (or may: EF BF BE/BF is U+FFFE/U+FFFF)."""
-    low = data[data < 32]
-    if len(low) and not np.isin(low, _LINE_CONTROLS).all():
+    # Two reductions first: most text has no byte below 32 and none from 0xEF up.
+    if data.min(initial=255) < 32 and not np.isin(data[data < 32], _LINE_CONTROLS).all():
         return True
+    if data.max(initial=0) < 0xEF:
+        return False
     lead = np.flatnonzero(data[:-2] == 0xEF)
-    return bool(len(lead)) and bool(((data[lead + 1] == 0xBF) & (data[lead + 2] >= 0xBE)).any())
+    return bool(((data[lead + 1] == 0xBF) & (data[lead + 2] >= 0xBE)).any())
 
 
 def _clean_text(values: pd.Series) -> pd.Series:
