@@ -35,7 +35,7 @@ from contacts_etl.preview import PreviewRequest
 from contacts_etl.run_report import TIME, LoadReport, count_outcomes, write_report
 from contacts_etl.run_state import RunState
 from contacts_etl.soap_resume import day_budget_note, finish_open_imports, open_imports_note
-from schemas.fields import STANDARD_FIELDS
+from schemas.fields import CANONICAL_FIELDS, INTERNAL_FIELDS
 from sinks.five9_wire import UploadModes
 from sinks.ledger import RunLedger
 from sinks.rest_sink import Chunk, Five9RestSink
@@ -149,7 +149,7 @@ def run_load(
     with ExitStack() as stack:
         if settings.uses_sandbox:
             columns = contact_columns(sources, mapping)
-            custom = frozenset(columns[2:-2]) - set(STANDARD_FIELDS)  # between origin and window
+            custom = frozenset(columns) - {*CANONICAL_FIELDS, *INTERNAL_FIELDS}
             settings = _embedded_sandbox(settings, request, custom, stack)
             report.target = "local sandbox"
             report.notes.append(

@@ -26,6 +26,18 @@ SAMPLES = ROOT / "data" / "samples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # The samples' windows lie in 2027-2028 and their expected buckets are fixed at this moment.
 AS_OF = "2026-11-27T00:00:00Z"
+# Every bucket of a load's report, written out here (not taken from the code) so the tests'
+# "the buckets add up to the rows read" is an independent check.
+REPORT_BUCKETS = (
+    "delivered",
+    "rejected_by_five9",
+    "invalid",
+    "expired",
+    "duplicate",
+    "failed",
+    "already_delivered",
+    "would_deliver",
+)
 
 
 def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

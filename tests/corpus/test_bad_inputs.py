@@ -29,20 +29,10 @@ import pytest
 
 from contacts_etl.errors import ContactsEtlError
 from contacts_etl.preview import PreviewRequest, run_preview
-from tests.conftest import AS_OF, ROOT
+from tests.conftest import AS_OF, REPORT_BUCKETS, ROOT
 from tests.corpus.make_corpus import BIG, FILES, corpus, write_corpus
 
 TIMEOUT = 120  # seconds per command: a hang fails the test
-LOAD_BUCKETS = (
-    "delivered",
-    "rejected_by_five9",
-    "invalid",
-    "expired",
-    "duplicate",
-    "failed",
-    "already_delivered",
-    "would_deliver",
-)
 FORMULA_START = ("=", "+", "-", "@")
 ROWS_READ = re.compile(r"rows read\s*│\s*([\d,]+)")
 NO_MATCH = "no_such_export_*.csv"
@@ -193,7 +183,7 @@ def check_ran(done: subprocess.CompletedProcess[str]) -> None:
 
 def check_set_aside(reasons: pd.Series | list[str], buckets: pd.Series | list[str]) -> None:
     assert all(isinstance(r, str) and r.strip() for r in reasons), "a reject has no reason"
-    assert set(buckets) <= set(LOAD_BUCKETS), set(buckets)
+    assert set(buckets) <= set(REPORT_BUCKETS), set(buckets)
 
 
 def check_load(
@@ -203,7 +193,7 @@ def check_load(
     check_ran(done)
     data = json.loads(report.read_text(encoding="utf-8"))
     read = data["rows_read"]
-    assert read == sum(data[bucket] for bucket in LOAD_BUCKETS), data
+    assert read == sum(data[bucket] for bucket in REPORT_BUCKETS), data
     assert read == expect.rows, data
     assert data["failed"] == 0, data
     assert data["delivered"] + data["rejected_by_five9"] == expect.sent, data

@@ -14,7 +14,7 @@ from prefect.testing.utilities import prefect_test_harness
 from pydantic import SecretStr
 
 from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
-from tests.conftest import SAMPLES
+from tests.conftest import REPORT_BUCKETS, SAMPLES
 
 EXPECTED = json.loads((SAMPLES / "expected.json").read_text())
 
@@ -39,11 +39,7 @@ def test_load_flow_delivers_and_posts_summary(
         stored = sandbox.records("nightly")
     assert isinstance(report, dict)
 
-    buckets = [
-        "delivered", "rejected_by_five9", "invalid", "expired", "duplicate", "failed",
-        "already_delivered", "would_deliver",
-    ]  # fmt: skip
-    assert report["rows_read"] == sum(report[b] for b in buckets)
+    assert report["rows_read"] == sum(report[b] for b in REPORT_BUCKETS)
     assert report["delivered"] == len(stored) == EXPECTED["buckets"]["valid"]
     assert report["invalid"] == EXPECTED["buckets"]["invalid"]
 

@@ -20,7 +20,7 @@ from contacts_etl.retry import run_retry
 from contacts_etl.run_report import LoadReport
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
 from sinks.ledger import RunLedger
-from tests.conftest import ROOT
+from tests.conftest import REPORT_BUCKETS, ROOT
 from tests.sinks.sink_helpers import (
     AS_OF_TS,
     client_settings,
@@ -246,7 +246,7 @@ def test_a_run_that_stops_midway_reports_what_it_settled_and_what_it_did_not(
     assert report["stopped"] == "Five9 list 'temp' is gone (HTTP 404)"
     assert report["delivered"] >= 5 * CHUNK
     assert report["unsettled"] > 0
-    buckets = sum(report[name] for name in LoadReport.BUCKETS)
+    buckets = sum(report[name] for name in REPORT_BUCKETS)
     assert report["rows_read"] == buckets + report["unsettled"]
 
 
@@ -290,11 +290,7 @@ def test_load_killed_at_random_points_ends_complete_after_reruns(
     final = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stderr
     result = json.loads(report.read_text())
-    buckets = [
-        "delivered", "rejected_by_five9", "invalid", "expired", "duplicate", "failed",
-        "already_delivered", "would_deliver",
-    ]  # fmt: skip
-    assert result["rows_read"] == sum(result[b] for b in buckets) == KILLED_ROWS
+    assert result["rows_read"] == sum(result[b] for b in REPORT_BUCKETS) == KILLED_ROWS
     assert result["delivered"] + result["already_delivered"] == len(expected)
     assert result["failed"] == 0
     assert result["already_delivered"] > 0  # the last attempt resumed
