@@ -34,7 +34,7 @@ from contacts_etl.pipeline import (
 from contacts_etl.preview import PreviewRequest
 from contacts_etl.run_report import TIME, LoadReport, count_outcomes, write_report
 from contacts_etl.run_state import RunState
-from contacts_etl.soap_resume import day_budget_note, finish_open_imports, open_imports_note
+from contacts_etl.soap_resume import counters_note, finish_open_imports, open_imports_note
 from schemas.fields import CANONICAL_FIELDS, INTERNAL_FIELDS
 from sinks.five9_wire import UploadModes
 from sinks.ledger import RunLedger
@@ -115,6 +115,10 @@ SOAP_WINDOW_NOTE = (
     "window on this path; rows whose window closed before their call left were held back as "
     "expired."
 )
+SOAP_CALL_TIME_NOTE = (
+    "Five9 applies a contact's call time only if the list's campaign exists when the record "
+    "is added: a list attached to a campaign later may be dialled before the call time."
+)
 
 
 def run_load(
@@ -145,7 +149,7 @@ def run_load(
         ),
     )
     if not settings.rest_enabled:
-        report.notes.append(SOAP_WINDOW_NOTE)
+        report.notes += [SOAP_WINDOW_NOTE, SOAP_CALL_TIME_NOTE]
     with ExitStack() as stack:
         if settings.uses_sandbox:
             columns = contact_columns(sources, mapping)
@@ -222,10 +226,15 @@ def run_load(
             hooks=state.hooks() if state and not request.dry_run else None,
             not_before=state.pacer_start(settings) if state else None,
             shared_limit=shared_limit(settings) if shared_limit and not request.dry_run else None,
+            notice=progress.notice,
         )
 
         async def load() -> None:
             async with sink:
+                if isinstance(sink, Five9SoapSink):
+                    counted = counters_note(sink.totals.counters)
+                    if counted:
+                        report.notes.append(counted)
                 # The census reads every source once, so a bad file's error stays one line.
                 total = await asyncio.to_thread(pipeline.census)
                 for note in report.notes:
@@ -240,8 +249,8 @@ def run_load(
                     report.planned_seconds = round(
                         max(report.requests - 1, 0) * settings.request_interval(), 1
                     )
-                    if not settings.rest_enabled and state is not None:
-                        shortfall = day_budget_note(report.requests, settings, state)
+                    if isinstance(sink, Five9SoapSink):
+                        shortfall = sink.day_shortfall(report.requests)
                         if shortfall:
                             report.notes.append(shortfall)
                             progress.notice(shortfall)

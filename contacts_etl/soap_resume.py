@@ -1,5 +1,5 @@
 """What only a load over Five9's legacy SOAP path needs around the sink: reading the results of
-imports an earlier attempt left unread, and the day's budget of import calls in a dry run."""
+imports an earlier attempt left unread, and what the report says of the user's calls."""
 
 from __future__ import annotations
 
@@ -10,19 +10,27 @@ from sinks.five9_wire import UploadModes
 from sinks.rest_sink import SinkTotals
 from sinks.settings import Five9Settings
 from sinks.soap_sink import Five9SoapSink
+from sinks.soap_wire import ASYNCHRONOUS_UPLOAD, QUERY, CallCounter
 
 
-def day_budget_note(calls: int, settings: Five9Settings, state: RunState) -> str | None:
-    """SOAP dry run: whether the user's calls left today (by the ledger) cover the load."""
-    made = state.ledger.recent_sends(state.credential, settings.soap_day_seconds)
-    left = max(settings.soap_calls_per_day - len(made), 0)
-    if calls <= left:
+def counters_note(counters: list[CallCounter]) -> str | None:
+    """What Five9's counters said the user's calls had spent before the first import."""
+    spent = [
+        f"{c.used:,} of {c.limit:,} {name} {_PERIODS.get(c.seconds, f'per {c.seconds:g} s')}"
+        for c in counters
+        for name in (_OPERATION_NAMES.get(c.operation),)
+        if name
+    ]
+    if not spent:
         return None
     return (
-        f"Five9's budget of SOAP import calls a day has {left:,} left for this user: "
-        f"{calls - left:,} of the {calls:,} calls would not be made, and their rows would "
-        "wait for `contacts-etl retry`."
+        "Five9's counters of this user's calls (by anyone, other machines included) before "
+        f"the first import: {'; '.join(spent)}."
     )
+
+
+_OPERATION_NAMES = {ASYNCHRONOUS_UPLOAD: "import calls", QUERY: "query calls"}
+_PERIODS = {60.0: "a minute", 3600.0: "an hour", 86400.0: "a day"}
 
 
 def finish_open_imports(

@@ -18,7 +18,8 @@ Order inside one upload request (after authentication, scope and list checks):
 
 SOAP ``asyncAddRecordsToList`` calls meet the same faults in the same order, with
 ``soap_operations_limit`` in place of ``storm_429``; an injected 500 is a SOAP ``ServerFault``,
-502/503/504 a plain-text gateway answer. ``soap_not_ready`` acts on ``getListImportResult``.
+502/503/504 a plain-text gateway answer. ``soap_not_ready`` acts on ``getListImportResult``,
+``soap_import_failures`` on an import as it finishes.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class FaultPlan:
     soap_not_ready: int = 0
     """SOAP: answer the next N getListImportResult calls ResultIsNotReadyFault even when the
     import has finished."""
+    soap_import_failures: int = 0
+    """SOAP: the next N imports take none of their rows and their result says so only in
+    ``failureMessage`` (no trouble, every count 0), as an import Five9 could not run does."""
 
 
 class FaultInjector:
@@ -120,6 +124,13 @@ class FaultInjector:
         """True when this getListImportResult is to be answered ResultIsNotReadyFault."""
         if self.plan.soap_not_ready > 0:
             self.plan.soap_not_ready -= 1
+            return True
+        return False
+
+    def take_import_failure(self) -> bool:
+        """True when this finished SOAP import is to take none of its rows."""
+        if self.plan.soap_import_failures > 0:
+            self.plan.soap_import_failures -= 1
             return True
         return False
 

@@ -28,6 +28,7 @@ three ``listAddMode`` values behave alike.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,8 @@ class SandboxRecord:
     """How many accepted rows wrote this record (1 = inserted and never updated)."""
     written_at: float = field(default_factory=time.time, compare=False)
     """Wall-clock time of the last write: a test can check each window was still open then."""
+    crm_id: int = field(default=0, compare=False)
+    """The contact's id in the domain's CRM, given when it was inserted."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ class ImportResult:
     errors: int = 0
     troubles: list[dict[str, Any]] = field(default_factory=list)
     dropped: list[DroppedContact] = field(default_factory=list)
+    imported: list[dict[str, Any]] = field(default_factory=list)
+    """Rows taken: ``rowNumber``, ``crmId``, ``key`` (one per key field) and ``results``
+    (``AddedToCRM``, ``UpdatedCRM``, ``AddedToList``)."""
+    list_deleted: int = 0
+    """Records removed from the list first (SOAP's ``cleanListBeforeUpdate``)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -85,9 +93,15 @@ class ImportResult:
 
 
 def import_contacts(
-    store: dict[RecordKey, SandboxRecord], body: UploadBody, *, list_name: str, e164: bool
+    store: dict[RecordKey, SandboxRecord],
+    body: UploadBody,
+    *,
+    list_name: str,
+    e164: bool,
+    crm_ids: Iterator[int],
 ) -> ImportResult:
-    """Apply ``body`` to ``store`` (mutated in place) and report as Five9 would."""
+    """Apply ``body`` to ``store`` (mutated in place) and report as Five9 would; a new record
+    takes the next of ``crm_ids``."""
     result = ImportResult(list_name=list_name)
     seen: dict[RecordKey, int] = {}
 
@@ -138,17 +152,27 @@ def import_contacts(
                     row, "NoMatchesInContacts", key, "No matching contact (crmAddMode DONT_ADD)"
                 )
                 continue
+            crm_id = next(crm_ids)
             store[key] = SandboxRecord(
-                dict(values), contact.guard_time.start, contact.guard_time.end
+                dict(values), contact.guard_time.start, contact.guard_time.end, crm_id=crm_id
             )
             result.crm_inserted += 1
             result.list_inserted += 1
+            taken = ["AddedToCRM", "AddedToList"]
         elif body.crm_update_mode != "DONT_UPDATE":
+            crm_id = existing.crm_id
             store[key] = SandboxRecord(
                 dict(values),
                 contact.guard_time.start,
                 contact.guard_time.end,
                 writes=existing.writes + 1,
+                crm_id=crm_id,
             )
             result.crm_updated += 1
+            taken = ["UpdatedCRM"]
+        else:
+            continue
+        result.imported.append(
+            {"rowNumber": row, "crmId": crm_id, "key": list(key), "results": taken}
+        )
     return result

@@ -13,6 +13,8 @@ another process. No authentication: the sandbox listens on loopback only.
   unknown keys or wrong types -> 400) replaces it
 - ``GET  /_sandbox/soap`` -> counted asyncAddRecordsToList times, the most in any sliding
   minute and hour window, the SOAP limits, and calls per operation
+- ``POST /_sandbox/soap/spent`` ``{"calls": N, "seconds_ago": S}`` -> counts N import calls of
+  the SOAP user made S seconds ago (by other work), as ``getCallCountersState`` will report
 - ``POST /_sandbox/reset`` -> back to a fresh domain (see ``Sandbox.reset``)
 """
 
@@ -78,6 +80,16 @@ def inspection_router(sandbox: Sandbox) -> APIRouter:
 
     @router.get("/soap")
     async def soap() -> Response:
+        return JSONResponse(sandbox.soap.summary(sandbox.started_at))
+
+    @router.post("/soap/spent")
+    async def spent(request: Request) -> Response:
+        body: Any = await _json(request)
+        calls = body.get("calls") if isinstance(body, dict) else None
+        ago = body.get("seconds_ago", 0) if isinstance(body, dict) else None
+        if not isinstance(calls, int) or calls < 0 or not isinstance(ago, int | float) or ago < 0:
+            raise ApiError(400, "invalid_request", 'expected {"calls": N, "seconds_ago": S}')
+        sandbox.spend_soap_calls(calls, float(ago))
         return JSONResponse(sandbox.soap.summary(sandbox.started_at))
 
     @router.get("/events")

@@ -13,7 +13,7 @@ Not thread-safe on its own: the sandbox calls it under its lock.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 
 
 class SlidingWindowLog:
@@ -34,10 +34,20 @@ class SlidingWindowLog:
         oldest = times[first_inside]
         return max(1, math.ceil(oldest + self.window_seconds - now))
 
+    def add(self, key: str, at: float, count: int = 1) -> None:
+        """Count `count` requests made at `at` without a check (calls spent elsewhere)."""
+        times = self._times.setdefault(key, [])
+        for _ in range(count):
+            insort(times, at)
+
+    def count(self, key: str, now: float) -> int:
+        """Counted requests of `key` inside the window ending at `now`."""
+        times = self._times.get(key, [])
+        return len(times) - bisect_right(times, now - self.window_seconds)
+
     def would_admit(self, key: str, now: float) -> bool:
         """True when ``try_admit`` would count the request now (nothing is counted here)."""
-        times = self._times.get(key, [])
-        return len(times) - bisect_right(times, now - self.window_seconds) < self.max_requests
+        return self.count(key, now) < self.max_requests
 
     def times(self, key: str | None = None) -> list[float]:
         """Counted arrival times, in arrival order (all credentials merged when key is None)."""

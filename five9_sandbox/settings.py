@@ -50,6 +50,9 @@ class SandboxSettings:
     soap_calls_per_day: int = 2000
     soap_day_seconds: float = 86400.0
     """... and its calls per user in three sliding windows [confirmed]; scaled down in tests."""
+    soap_queries_per_minute: int = 450
+    """Query-class calls (isImportRunning, getListImportResult, getListsInfo,
+    getCallCountersState) per user in a sliding ``soap_minute_seconds`` [confirmed]."""
     soap_import_seconds: float = 0.05
     """How long an asynchronous import runs before its result is ready."""
     soap_call_seconds: float = 0.02

@@ -1,22 +1,31 @@
-"""Five9's legacy SOAP Configuration Web Services (five9-api.md section 3) over a ``Sandbox``.
+"""Five9's legacy SOAP Configuration Web Services (docs/five9-contract.md) over a ``Sandbox``.
 
 ``POST /wsadmin/v13/AdminWebService`` with HTTP Basic (the domain's admin user and password);
 ``GET ...?wsdl`` serves the project's WSDL. Operations: ``getListsInfo``,
 ``asyncAddRecordsToList`` (at most ``soap_max_records`` rows; the import runs asynchronously
-for ``soap_import_seconds``), ``isImportRunning`` and ``getListImportResult``.
+for ``soap_import_seconds``), ``isImportRunning``, ``getListImportResult`` and
+``getCallCountersState``. Answers carry every element of Five9's published types, in order
+(a ``listImportResult`` from ``failureMessage`` to ``recordDispositionsReset``), with true
+values: ``importTroubles.key`` and ``importedRows.key`` once per key field, ``keyFields`` the
+mapping's keys, ``listRecordsDeleted`` what ``cleanListBeforeUpdate`` removed,
+``callNowQueued`` and ``recordDispositionsReset`` 0 (the sandbox dials nobody).
 
 Decided here [assumed]: a missing or wrong password is HTTP 401 with no envelope; a request
 that is not a well-formed operation is a ``Client`` fault; ``waitTime`` is in seconds (the
 answer comes when the import ends or the wait runs out, at most 30 s); an empty cell of
 ``importData`` means "field not given"; when the domain's custom fields are configured, a
 mapped field that does not exist is ignored and counted in ``warningsCount``; a row whose
-call-time cell is not epoch milliseconds is an ``importTroubles`` ``ParseError``.
+call-time cell is not epoch milliseconds is an ``importTroubles`` ``ParseError``; an import
+with any trouble has ``failureMessage`` "There were errors during the upload" and ``success``
+false (the shape of Five9's published answers, which take the other rows all the same);
+``importedRows`` lists every row taken (when Five9 lists them is not published).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -45,6 +54,12 @@ from five9_sandbox.upload_contract import STANDARD_FIELDS, UploadBody
 
 SOAP_PATH = "/wsadmin/v13/AdminWebService"
 MAX_WAIT_SECONDS = 30.0
+ERRORS_MESSAGE = "There were errors during the upload"
+INJECTED_FAILURE = "Import failed: internal error (injected)"
+# Five9's Query class: counted against its own limit [confirmed].
+QUERY_OPERATIONS = frozenset(
+    {"isImportRunning", "getListImportResult", "getListsInfo", "getCallCountersState"}
+)
 _XML = "text/xml; charset=utf-8"
 
 
@@ -119,6 +134,13 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
                 f"another call of user {user} is in progress",
             ).response()
         try:
+            if operation in QUERY_OPERATIONS and not sandbox.soap.admit_query(
+                user, time.monotonic()
+            ):
+                sandbox.event("soap_operations_limit", injected=False, user=user, window="query")
+                raise SoapFaultError(
+                    "OperationsLimitExceededFault", f"Operations limit exceeded for {operation}"
+                )
             if operation == "asyncAddRecordsToList":
                 return await add_records(request, element, user)
             if operation == "isImportRunning":
@@ -127,6 +149,8 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
                 return result_of(element)
             if operation == "getListsInfo":
                 return lists_info(element)
+            if operation == "getCallCountersState":
+                return counters_of(user)
             raise SoapFaultError("ServerFault", f"unknown operation {operation!r}", "Client")
         except SoapFaultError as error:
             return error.response()
@@ -183,7 +207,7 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
                 raise SoapFaultError("ServerFault", "injected fault: internal error")
             return Response(f"injected fault: HTTP {status}", status, media_type="text/plain")
         body, early, warnings = _read_import(element.find("listUpdateSettings"), rows)
-        job = sandbox.soap.start(list_name, user, len(rows))
+        job = sandbox.soap.start(list_name, user, len(rows), tuple(body[0].keys))
         if job is None:
             raise SoapFaultError(
                 "ConcurrentModificationFault", f"an import into list '{list_name}' is running"
@@ -238,13 +262,14 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
         contacts: list[dict[str, Any]] = []
         numbers: list[int] = []
         early: list[dict[str, Any]] = []
+        key_columns = [column for column, _, key in mapping if key]
         for number, row in enumerate(rows[1:] if skip_header else rows, start=1):
             if len(row) < width:  # a column the mapping names is not in the row [assumed]
                 early.append(
                     {
                         "rowNumber": number,
                         "kind": "ParseError",
-                        "key": "",
+                        "key": [row[c - 1] if c <= len(row) else "" for c in key_columns],
                         "troubleMessage": f"The row has {len(row)} columns; {width} are mapped",
                     }
                 )
@@ -259,12 +284,11 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
                 cell = row[call_column - 1] if call_column <= len(row) else ""
             start = epoch_ms_text(cell) if cell else ""
             if start is None:
-                key = ",".join(fields.get(k, "") for k in keys)
                 early.append(
                     {
                         "rowNumber": number,
                         "kind": "ParseError",
-                        "key": key,
+                        "key": [fields.get(k, "") for k in keys],
                         "troubleMessage": "Value of the call time column has incorrect format",
                     }
                 )
@@ -289,21 +313,26 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
         body, numbers, clean = read
         if sandbox.soap is not desk:  # the domain was reset while the import ran
             return
+        if sandbox.soap_import_fails():  # nothing is taken, no row is named
+            sandbox.event("soap_import_failed", identifier=job.identifier)
+            desk.finish(job.identifier, None, warnings, INJECTED_FAILURE)
+            return
         try:
+            deleted = 0
             if clean:  # Five9 empties the list first: every record not in this call is gone
-                sandbox.clean_list(job.list_name)
+                deleted = sandbox.clean_list(job.list_name)
                 sandbox.event("soap_list_cleaned", list_name=job.list_name)
             result = sandbox.import_rows(job.list_name, body) if body.contacts else None
         except KeyError:
-            sandbox.soap.finish(job.identifier, None, {}, f"List '{job.list_name}' not found")
+            desk.finish(job.identifier, None, {}, f"List '{job.list_name}' not found")
             return
         result = result or ImportResult(list_name=job.list_name)
-        for trouble in result.troubles:  # back to the row numbers of the call
-            trouble["rowNumber"] = numbers[trouble["rowNumber"] - 1]
-            trouble["key"] = ",".join(trouble["key"])
+        result.list_deleted = deleted
+        for row in [*result.troubles, *result.imported]:  # back to the row numbers of the call
+            row["rowNumber"] = numbers[row["rowNumber"] - 1]
         result.troubles = sorted([*early, *result.troubles], key=lambda t: t["rowNumber"])
         result.errors += len(early)
-        sandbox.soap.finish(job.identifier, result, warnings)
+        desk.finish(job.identifier, result, warnings)
         sandbox.event("soap_import_finished", identifier=job.identifier)
 
     def job_of(element: etree._Element) -> ImportJob:
@@ -332,16 +361,31 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
         if job.running or sandbox.soap_result_not_ready():
             sandbox.event("soap_result_not_ready", identifier=job.identifier)
             raise SoapFaultError("ResultIsNotReadyFault", "Result is not ready")
-        target = answer("getListImportResult")
-        if job.failure is not None:
-            add(target, "failureMessage", job.failure)
         result = job.result or ImportResult(list_name=job.list_name)
+        failure = job.failure or (ERRORS_MESSAGE if result.troubles else None)
+        target = answer("getListImportResult")
+        # basicImportResult, in the order of Five9's published type
+        if failure is not None:
+            add(target, "failureMessage", failure)
+        add(target, "importIdentifier", job.identifier)
         for trouble in result.troubles:
             item = add(target, "importTroubles")
-            add(item, "key", trouble["key"])
+            for value in trouble["key"]:
+                add(item, "key", value)
             add(item, "kind", trouble["kind"])
             add(item, "rowNumber", trouble["rowNumber"])
             add(item, "troubleMessage", trouble["troubleMessage"])
+        for row in result.imported:
+            item = add(target, "importedRows")
+            add(item, "lineNumber", row["rowNumber"])
+            add(item, "crmId", row["crmId"])
+            for value in row["key"]:
+                add(item, "key", value)
+            for outcome in row["results"]:
+                add(item, "result", outcome)
+        for name in job.keys:
+            add(target, "keyFields", name)
+        add(target, "success", failure is None)
         add(target, "uploadDuplicatesCount", result.duplicates)
         add(target, "uploadErrorsCount", result.errors)
         counts = add(target, "warningsCount")
@@ -349,10 +393,26 @@ def soap_router(sandbox: Sandbox) -> APIRouter:
             entry = add(counts, "entry")
             add(entry, "key", message)
             add(entry, "value", count)
+        # listImportResult's own elements
+        add(target, "callNowQueued", 0)
         add(target, "crmRecordsInserted", result.crm_inserted)
         add(target, "crmRecordsUpdated", result.crm_updated)
         add(target, "listName", job.list_name)
+        add(target, "listRecordsDeleted", result.list_deleted)
         add(target, "listRecordsInserted", result.list_inserted)
+        add(target, "recordDispositionsReset", 0)
         return _xml(target)
+
+    def counters_of(user: str) -> Response:
+        periods = sandbox.soap.counters(user, time.monotonic())
+        returns = answer_many("getCallCountersState", len(periods))
+        for target, (seconds, states) in zip(returns, periods, strict=False):
+            for operation, limit, value in states:
+                state = add(target, "callCounterStates")
+                add(state, "limit", limit)
+                add(state, "operationType", operation)
+                add(state, "value", value)
+            add(target, "timeout", seconds)
+        return _xml(returns[0])
 
     return router

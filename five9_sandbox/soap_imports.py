@@ -1,10 +1,13 @@
 """The SOAP side of the sandbox's domain: the admin user, "one call at a time per user", the
-three sliding windows of ``asyncAddRecordsToList`` and its asynchronous import jobs
-(five9-api.md section 3).
+three sliding windows of ``asyncAddRecordsToList``, the Query class's window, the counters
+``getCallCountersState`` reports, and the asynchronous import jobs (docs/five9-contract.md).
 
-Decided here [assumed]: only ``asyncAddRecordsToList`` counts against 20 calls a minute,
-1,000 an hour and 2,000 a day (per user); a call refused with ``OperationsLimitExceededFault``,
-``ListNotFoundFault`` or ``ImportSizeLimitExceededFault`` is not counted. A second call by a user
+Five9 counts import calls (class AsynchronousUpload) against 20 a minute, 1,000 an hour and
+2,000 a day per user, and the Query class (``isImportRunning``, ``getListImportResult``,
+``getListsInfo``, ``getCallCountersState``) against 450 a minute [confirmed], in calendar
+periods; the sandbox counts sliding windows, which is stricter. Decided here [assumed]: a call
+refused with ``OperationsLimitExceededFault``, ``ListNotFoundFault`` or
+``ImportSizeLimitExceededFault`` is not counted. A second call by a user
 while one of theirs is in progress, or an import into a list whose last import still runs,
 is refused with ``ConcurrentModificationFault``. The call time of each row is kept as the
 record's ``guard_start`` (``YYYY-MM-DDTHH:MM:SSZ``, UTC) and ``guard_end`` is empty: this path
@@ -35,6 +38,8 @@ class ImportJob:
     list_name: str
     user: str
     rows: int
+    keys: tuple[str, ...] = ()
+    """The key fields of the call's mapping (the result's ``keyFields``)."""
     result: ImportResult | None = None
     warnings: dict[str, int] = field(default_factory=dict)
     failure: str | None = None
@@ -56,6 +61,9 @@ class SoapDesk:
         )
         self._hour = SlidingWindowLog(settings.soap_calls_per_hour, settings.soap_hour_seconds)
         self._day = SlidingWindowLog(settings.soap_calls_per_day, settings.soap_day_seconds)
+        self._queries = SlidingWindowLog(
+            settings.soap_queries_per_minute, settings.soap_minute_seconds
+        )
         self._jobs: dict[str, ImportJob] = {}
         self._calls: dict[str, int] = {}
 
@@ -94,12 +102,42 @@ class SoapDesk:
     def _windows(self) -> dict[str, SlidingWindowLog]:
         return {"minute": self._minute, "hour": self._hour, "day": self._day}
 
-    def start(self, list_name: str, user: str, rows: int) -> ImportJob | None:
+    def admit_query(self, user: str, now: float) -> bool:
+        """Count a Query-class call and return True, or False (not counted) past its limit."""
+        with self._lock:
+            return self._queries.try_admit(user, now) is None
+
+    def spend(self, user: str, calls: int, at: float) -> None:
+        """Count `calls` import calls of `user` made at monotonic time `at` (by other work:
+        another machine, an earlier job), in every window that holds that time."""
+        with self._lock:
+            for log in self._windows().values():
+                log.add(user, at, calls)
+
+    def counters(self, user: str, now: float) -> list[tuple[int, list[tuple[str, int, int]]]]:
+        """What ``getCallCountersState`` answers: per period (whole seconds), each operation
+        class's (name, limit, calls counted in the period ending now)."""
+        with self._lock:
+            periods: dict[int, list[tuple[str, int, int]]] = {}
+            for operation, log in (
+                ("AsynchronousUpload", self._minute),
+                ("Query", self._queries),
+                ("AsynchronousUpload", self._hour),
+                ("AsynchronousUpload", self._day),
+            ):
+                periods.setdefault(round(log.window_seconds), []).append(
+                    (operation, log.max_requests, log.count(user, now))
+                )
+            return list(periods.items())
+
+    def start(
+        self, list_name: str, user: str, rows: int, keys: tuple[str, ...]
+    ) -> ImportJob | None:
         """A new running import, or None while the list's last import still runs."""
         with self._lock:
             if any(j.running and j.list_name == list_name for j in self._jobs.values()):
                 return None
-            job = ImportJob(str(uuid.uuid4()), list_name, user, rows)
+            job = ImportJob(str(uuid.uuid4()), list_name, user, rows, keys)
             self._jobs[job.identifier] = job
             return job
 
@@ -128,6 +166,11 @@ class SoapDesk:
         with self._lock:
             return self._windows()[window].max_in_any_window(user)
 
+    def max_queries_in_any(self, user: str | None = None) -> int:
+        """The most counted Query-class calls in any sliding minute window."""
+        with self._lock:
+            return self._queries.max_in_any_window(user)
+
     def calls(self) -> dict[str, int]:
         """Calls received per operation (authenticated ones)."""
         with self._lock:
@@ -148,6 +191,8 @@ class SoapDesk:
             "calls_per_day": settings.soap_calls_per_day,
             "day_seconds": settings.soap_day_seconds,
             "calls": self.calls(),
+            "max_queries_in_any_minute": self.max_queries_in_any(),
+            "queries_per_minute": settings.soap_queries_per_minute,
             "running_imports": sum(1 for j in self._jobs.values() if j.running),
         }
 

@@ -18,6 +18,7 @@ The secret key is never logged, echoed or stored in an event.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import threading
 import time
@@ -108,6 +109,7 @@ class Sandbox:
         self._events: list[dict[str, Any]] = []
         self._dropped: list[DroppedContact] = []
         self.soap = SoapDesk(self.settings)
+        self._crm_ids = itertools.count(1)
         self.reset()
 
     # ----------------------------------------------------------------- control and inspection
@@ -127,6 +129,7 @@ class Sandbox:
             self._events.clear()
             self._dropped.clear()
             self.soap = SoapDesk(self.settings)
+            self._crm_ids = itertools.count(1)
             for name in self.settings.lists:
                 self.add_list(name)
 
@@ -154,10 +157,14 @@ class Sandbox:
             self._lists[name] = _List(list_id, name)
             return list_id
 
-    def clean_list(self, name: str) -> None:
-        """Remove every record of a list (SOAP's cleanListBeforeUpdate). KeyError if unknown."""
+    def clean_list(self, name: str) -> int:
+        """Remove every record of a list (SOAP's cleanListBeforeUpdate) and say how many there
+        were. KeyError if unknown."""
         with self._lock:
-            self._lists[name].records.clear()
+            records = self._lists[name].records
+            removed = len(records)
+            records.clear()
+            return removed
 
     def remove_list(self, name: str) -> None:
         """Delete a list, as an administrator might while a load runs (later uploads: 404)."""
@@ -333,6 +340,15 @@ class Sandbox:
                 return UploadGate("rate_limited", delay)
             return self._transport_gate(delay, list=list_name, user=user)
 
+    def spend_soap_calls(self, calls: int, seconds_ago: float) -> None:
+        """Count `calls` import calls of the SOAP user, made `seconds_ago` by other work."""
+        self.soap.spend(self.settings.username, calls, time.monotonic() - seconds_ago)
+
+    def soap_import_fails(self) -> bool:
+        """True when an injected failure makes this finished import take none of its rows."""
+        with self._lock:
+            return self._faults.take_import_failure()
+
     def soap_result_not_ready(self) -> bool:
         """True when an injected ResultIsNotReadyFault answers this getListImportResult."""
         with self._lock:
@@ -346,7 +362,11 @@ class Sandbox:
             if target_list is None:
                 raise KeyError(list_name)
             result = import_contacts(
-                target_list.records, body, list_name=list_name, e164=self.settings.e164
+                target_list.records,
+                body,
+                list_name=list_name,
+                e164=self.settings.e164,
+                crm_ids=self._crm_ids,
             )
             for dropped in result.dropped:
                 self._dropped.append(dropped)

@@ -126,11 +126,13 @@ class Five9RestSink:
         hooks: DeliveryHooks | None = None,
         not_before: float | None = None,
         shared_limit: Callable[[], Awaitable[None]] | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         """`not_before`: a wall-clock time before which no request may leave (a rerun starts
         its pacer where the run before it stopped). `shared_limit`: awaited before each
         request's own slot, so runs on other machines that share the credential share one
-        rate limit (a Prefect global concurrency limit; see flows/rate_limit.py)."""
+        rate limit (a Prefect global concurrency limit; see flows/rate_limit.py). `notice`
+        hears of long waits, as they begin."""
         self.settings = settings
         self.list_name = list_name
         self.modes = modes
@@ -146,6 +148,7 @@ class Five9RestSink:
         )
         self._hooks = hooks or DeliveryHooks()
         self._shared_limit = shared_limit
+        self._notice = notice or (lambda _: None)
         start = None if not_before is None else time.monotonic() + (not_before - time.time())
         self._pacer = Pacer(settings.request_interval(), not_before=start)
         self._client: httpx.AsyncClient | None = None

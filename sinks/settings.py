@@ -3,7 +3,7 @@
 The secret and the password are `SecretStr`: they print as `**********` in every repr, log
 and error. `FIVE9_REST_ENABLED` (Five9's `RestAPIEnabled`) picks the path: on (the default),
 REST with OAuth2 client credentials; off, the legacy SOAP Configuration Web Services with an
-admin user's name and password (shared/five9-api.md section 3).
+admin user's name and password (docs/five9-contract.md).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contacts_etl.errors import SettingError
 
-# shared/five9-api.md section 2.1 [practice]
+# [practice] (docs/five9-contract.md)
 REGION_BASE_URLS = {
     "us": "https://api.prod.us.five9.net",
     "ca": "https://api.prod.ca.five9.net",
@@ -25,13 +25,14 @@ REGION_BASE_URLS = {
     "in": "https://api.prod.in.five9.net",
 }
 MAX_CHUNK = 1000  # contacts per upload request [confirmed]
-# shared/five9-api.md section 3 [confirmed]. The REST regions map onto them: us -> US,
-# ca -> CA, uk -> UK, eu -> Frankfurt; India has no published SOAP host (set FIVE9_SOAP_URL).
+# [confirmed] for us, ca, uk and eu (Frankfurt); [practice] for India: api.in.five9.com is the
+# SOAP host in a Five9 engineer's public client, not in Five9's guide.
 REGION_SOAP_HOSTS = {
     "us": "api.five9.com",
     "ca": "api.five9.ca",
     "uk": "api.five9.eu",
     "eu": "api.eu.five9.com",
+    "in": "api.in.five9.com",
 }
 SOAP_SERVICE_PATH = "/wsadmin/v13/AdminWebService"
 MAX_SOAP_CHUNK = 100  # records per asyncAddRecordsToList call [confirmed]
@@ -82,6 +83,9 @@ class Five9Settings(BaseSettings):
     soap_calls_per_day: int = Field(default=2000, ge=1)
     soap_day_seconds: float = Field(default=86400.0, gt=0)
     """Five9's third SOAP limit is a budget, not a pace: calls stop when it is spent."""
+    soap_queries_per_minute: int = Field(default=450, ge=1)
+    """Five9's Query class (isImportRunning, getListImportResult, getListsInfo,
+    getCallCountersState): calls a minute per user [confirmed]."""
     soap_poll_seconds: int = Field(default=5, ge=1, le=300)
     """`waitTime` of each isImportRunning poll: Five9 answers once the import ends or then
     (whole seconds; 0 would poll in a tight loop)."""
@@ -137,6 +141,17 @@ class Five9Settings(BaseSettings):
         self.chunk_size = MAX_SOAP_CHUNK
         return self
 
+    @model_validator(mode="after")
+    def _soap_imports_ignore_add_all(self) -> Five9Settings:
+        if not self.rest_enabled and self.list_add_mode == "ADD_ALL":
+            # [confirmed] Five9 does not apply ADD_ALL to asynchronous calls
+            raise ValueError(
+                "FIVE9_LIST_ADD_MODE ADD_ALL: Five9 does not apply it to the SOAP path's "
+                "asynchronous imports (FIVE9_REST_ENABLED is false); use ADD_FIRST or "
+                "ADD_IF_SOLE_CRM_MATCH"
+            )
+        return self
+
     @property
     def uses_sandbox(self) -> bool:
         """No credentials and no address: load into the embedded local sandbox."""
@@ -164,13 +179,9 @@ class Five9Settings(BaseSettings):
         """The AdminWebService endpoint: FIVE9_SOAP_URL, else the region's host."""
         if self.soap_url:
             return self.soap_url
-        if self.region in REGION_SOAP_HOSTS:
-            return f"https://{REGION_SOAP_HOSTS[self.region]}{SOAP_SERVICE_PATH}"
         if self.region:
-            raise SettingError(
-                f"FIVE9_REGION {self.region}: no SOAP host is known for it; set FIVE9_SOAP_URL"
-            )
-        raise SettingError("set FIVE9_REGION (us, ca, eu, uk) or FIVE9_SOAP_URL")
+            return f"https://{REGION_SOAP_HOSTS[self.region]}{SOAP_SERVICE_PATH}"
+        raise SettingError("set FIVE9_REGION (us, ca, eu, uk, in) or FIVE9_SOAP_URL")
 
     def rate_limits(self) -> list[tuple[int, float]]:
         """(upload calls, window seconds) pairs Five9 enforces on the chosen path."""
@@ -219,4 +230,6 @@ def load_settings(**overrides: object) -> Five9Settings:
         where = "_".join(str(part) for part in first["loc"]).upper()
         name = f"FIVE9_{where}" if where else "Five9 settings"
         message = str(first["msg"]).removeprefix("Value error, ")
+        if not where and message.startswith("FIVE9_"):  # a check across settings names its own
+            raise SettingError(message) from None
         raise SettingError(f"{name}: {message}") from None

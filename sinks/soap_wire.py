@@ -1,14 +1,16 @@
-"""Five9 legacy SOAP wire details (shared/five9-api.md section 3), in one place so a customer's
-API bundle can correct them.
+"""Five9 legacy SOAP wire details (docs/five9-contract.md, the SOAP part), in one place so a
+customer's API bundle can correct them.
 
 [confirmed] the endpoint path, HTTP Basic, the namespace, `asyncAddRecordsToList` with
 `listUpdateSettings` (fieldsMapping, skipHeaderLine, cleanListBeforeUpdate, the three modes,
 callTimeColumnNumber as epoch milliseconds) and at most 100 records a call, the
-isImportRunning / getListImportResult polling and the names of the faults.
+isImportRunning / getListImportResult polling, the names of the faults, every type of our WSDL
+(sinks/wsdl/AdminWebService.wsdl, written from Five9's published v13 WSDL), what a result's
+`failureMessage` means, and `getCallCountersState`.
 [practice] `importData` as rows of `<values><item>`, `getListsInfo` to find a list.
-[assumed] the types in our WSDL (sinks/wsdl/AdminWebService.wsdl), `waitTime` in seconds,
-`warningsCount` as entries of key and value, the faults' detail holding `<message>`, and that
-an empty cell leaves a field as it is. Nothing else in the project knows a SOAP name.
+[assumed] `waitTime` in seconds, a counter's `timeout` as its period in seconds, the faults'
+detail holding `<message>`, and that an empty cell leaves a field as it is. Nothing else in the
+project knows a SOAP name.
 """
 
 from __future__ import annotations
@@ -111,26 +113,49 @@ def fault_text(fault: Fault) -> str:
 
 @dataclass(frozen=True)
 class ImportAnswer:
-    """What `getListImportResult` says about one call's rows."""
+    """What `getListImportResult` says about one call's rows.
+
+    `failureMessage` is a message, not a verdict: Five9 sets it ("There were errors during
+    the upload") on answers that took most rows and list the rest in `importTroubles`
+    [confirmed: published request/response examples]. The rows named in `troubles` were
+    refused and the others taken; the call failed as a whole only when Five9 took nothing
+    and names no trouble (`failed_whole`)."""
 
     troubles: tuple[ImportTrouble, ...]
     warnings: dict[str, int] = field(default_factory=dict)
     failure: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    key_fields: tuple[str, ...] = ()
+    imported_rows: int = 0
+
+    @property
+    def took_nothing(self) -> bool:
+        """No record inserted or updated in the contacts, none added to the list, no trouble."""
+        return not self.troubles and not any(self.counts.get(name) for name in TAKEN)
+
+    @property
+    def failed_whole(self) -> bool:
+        """Five9 says the import failed and took none of the call's rows."""
+        return self.failure is not None and self.took_nothing
 
 
+# listImportResult's counts, in the order Five9 declares them (basicImportResult's first).
 COUNTS = (
-    "crmRecordsInserted",
-    "crmRecordsUpdated",
-    "listRecordsInserted",
     "uploadDuplicatesCount",
     "uploadErrorsCount",
+    "callNowQueued",
+    "crmRecordsInserted",
+    "crmRecordsUpdated",
+    "listRecordsDeleted",
+    "listRecordsInserted",
+    "recordDispositionsReset",
 )
+TAKEN = ("crmRecordsInserted", "crmRecordsUpdated", "listRecordsInserted")
 
 
 def read_import_result(result: Any, rows: int) -> ImportAnswer:
-    """`listImportResult`: troubles (`rowNumber` 1-based within the call), warnings, the
-    failure message and the counts."""
+    """`listImportResult`: troubles (`rowNumber` 1-based within the call; `key` once per key
+    field), warnings, the failure message, the counts and the key fields."""
     data: dict[str, Any] = serialize_object(result, dict) or {}
     troubles = []
     for item in data.get("importTroubles") or []:
@@ -146,5 +171,49 @@ def read_import_result(result: Any, rows: int) -> ImportAnswer:
         for entry in (data.get("warningsCount") or {}).get("entry") or []
     }
     failure = data.get("failureMessage")
-    counts = {name: int(data.get(name) or 0) for name in COUNTS}
-    return ImportAnswer(tuple(troubles), warnings, str(failure) if failure else None, counts)
+    return ImportAnswer(
+        tuple(troubles),
+        warnings,
+        " ".join(str(failure).split()) if failure else None,
+        {name: int(data.get(name) or 0) for name in COUNTS},
+        tuple(str(name) for name in data.get("keyFields") or []),
+        len(data.get("importedRows") or []),
+    )
+
+
+# Five9's classes of operations in `getCallCountersState` [confirmed]: the import calls, and the
+# Query class (isImportRunning, getListImportResult, getListsInfo, getCallCountersState).
+ASYNCHRONOUS_UPLOAD = "AsynchronousUpload"
+QUERY = "Query"
+
+
+@dataclass(frozen=True)
+class CallCounter:
+    """One of the user's limits as Five9 counts it: `used` of `limit` calls of an operation
+    class in the current period of `seconds` (calendar periods at Five9's data centre)."""
+
+    operation: str
+    seconds: float
+    limit: int
+    used: int
+
+
+def read_call_counters(answer: Any) -> list[CallCounter]:
+    """`getCallCountersState`: every `limitTimeoutState` (its `timeout` is the period in seconds
+    [assumed]) and its `callCounterStates`."""
+    counters = []
+    for state in serialize_object(answer, dict) or []:
+        if not state:
+            continue
+        seconds = float(state.get("timeout") or 0)
+        for counter in state.get("callCounterStates") or []:
+            if counter and seconds > 0:
+                counters.append(
+                    CallCounter(
+                        str(counter.get("operationType") or ""),
+                        seconds,
+                        int(counter.get("limit") or 0),
+                        int(counter.get("value") or 0),
+                    )
+                )
+    return counters

@@ -1,5 +1,6 @@
 """Raw SOAP calls to the sandbox for its own tests: envelopes built with lxml, sent with httpx,
-answers read back with lxml (no client library between the test and the wire)."""
+answers read back with lxml (no client library between the test and the wire), and every
+answer held to the WSDL's schema, as Five9's published types declare it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 from lxml import etree
 
 from five9_sandbox import SandboxServer
+from five9_sandbox.soap_envelope import wsdl_schema
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 NS = "http://service.admin.ws.five9.com/"
@@ -35,6 +37,16 @@ class SoapAnswer:
         found = self.root.find(f".//{{{ENV}}}Body/*/return")
         assert found is not None, etree.tostring(self.root)
         return found
+
+
+def assert_declared(root: etree._Element) -> None:
+    """The answer's operation element is valid against the WSDL's schema: every element
+    declared, in order, required ones present, numbers and booleans well formed."""
+    body = root.find(f"{{{ENV}}}Body")
+    assert body is not None
+    assert len(body) == 1, etree.tostring(root)
+    schema = wsdl_schema()
+    assert schema.validate(body[0]), schema.error_log.filter_from_errors()[0].message
 
 
 def envelope(operation: str) -> tuple[etree._Element, etree._Element]:
@@ -110,7 +122,10 @@ class SoapCaller:
         )
         if not answer.headers.get("content-type", "").startswith("text/xml"):
             return SoapAnswer(answer.status_code, None)
-        return SoapAnswer(answer.status_code, etree.fromstring(answer.content))
+        root = etree.fromstring(answer.content)
+        if answer.status_code == 200:
+            assert_declared(root)
+        return SoapAnswer(answer.status_code, root)
 
     def close(self) -> None:
         self.client.close()

@@ -236,9 +236,13 @@ def test_clean_list_before_update_empties_the_list_first(soap: SoapCaller) -> No
     call = add_records("demo", numbered_rows(1, first=3_000_000_000))
     call.find(f".//{{{ENV}}}Body//cleanListBeforeUpdate").text = "true"
     answer = soap.call(call)
-    finished(soap, str(answer.returned().findtext("identifier")))
+    result = finished(soap, str(answer.returned().findtext("identifier")))
     assert [key[0] for key in soap.server.sandbox.records("demo")] == ["3000000000"]
     assert soap.server.sandbox.events_of("soap_list_cleaned")
+    assert (result.findtext("listRecordsDeleted"), result.findtext("listRecordsInserted")) == (
+        "3",
+        "1",
+    )
 
 
 @pytest.mark.parametrize(
@@ -298,3 +302,150 @@ def test_call_time_columns_outside_the_row_are_refused(soap: SoapCaller) -> None
     ]
     assert troubles == [("1", "ParseError")]
     assert [key[0] for key in soap.server.sandbox.records("demo")] == ["2000000000"]
+
+
+def test_a_result_carries_every_element_five9_declares_with_true_values(
+    soap: SoapCaller,
+) -> None:
+    fields, keys = ("number1", "account_id", "first_name"), ("number1", "account_id")
+    finished(soap, started_with(soap, [["2125550101", "A-1", "Ann", START_MS]], fields, keys))
+    rows = [
+        ["2125550101", "A-1", "Ann", START_MS],  # an update of the record above
+        ["123", "A-2", "Bo", START_MS],  # a number Five9 refuses
+        ["2125550103", "A-3", "Cy", START_MS],
+        ["2125550104", "", "Di", "not-a-time"],  # a call time Five9 cannot read
+        ["2125550105", "A-5", "Ed", START_MS],
+    ]
+    result = finished(soap, started_with(soap, rows, fields, keys))
+
+    assert [child.tag for child in result] == [
+        "failureMessage",
+        "importIdentifier",
+        "importTroubles",
+        "importTroubles",
+        "importedRows",
+        "importedRows",
+        "importedRows",
+        "keyFields",
+        "keyFields",
+        "success",
+        "uploadDuplicatesCount",
+        "uploadErrorsCount",
+        "warningsCount",
+        "callNowQueued",
+        "crmRecordsInserted",
+        "crmRecordsUpdated",
+        "listName",
+        "listRecordsDeleted",
+        "listRecordsInserted",
+        "recordDispositionsReset",
+    ]
+    assert result.findtext("failureMessage") == "There were errors during the upload"
+    assert result.findtext("success") == "false"
+    assert [
+        ([k.text or "" for k in t.findall("key")], t.findtext("rowNumber"))
+        for t in result.findall("importTroubles")
+    ] == [(["123", "A-2"], "2"), (["2125550104", ""], "4")]
+    imported = [
+        (
+            row.findtext("lineNumber"),
+            [k.text for k in row.findall("key")],
+            [r.text for r in row.findall("result")],
+        )
+        for row in result.findall("importedRows")
+    ]
+    assert imported == [
+        ("1", ["2125550101", "A-1"], ["UpdatedCRM"]),
+        ("3", ["2125550103", "A-3"], ["AddedToCRM", "AddedToList"]),
+        ("5", ["2125550105", "A-5"], ["AddedToCRM", "AddedToList"]),
+    ]
+    crm_ids = [int(str(row.findtext("crmId"))) for row in result.findall("importedRows")]
+    assert crm_ids[0] == 1  # the update keeps the id its record was given
+    assert len(set(crm_ids)) == 3
+    assert [k.text for k in result.findall("keyFields")] == list(keys)
+    assert (result.findtext("crmRecordsInserted"), result.findtext("crmRecordsUpdated")) == (
+        "2",
+        "1",
+    )
+    assert (result.findtext("uploadErrorsCount"), result.findtext("listName")) == ("2", "demo")
+
+
+def started_with(
+    soap: SoapCaller, rows: list[list[str]], fields: tuple[str, ...], keys: tuple[str, ...]
+) -> str:
+    answer = soap.call(add_records("demo", rows, fields=fields, keys=keys))
+    assert (answer.status, answer.fault) == (200, None)
+    return str(answer.returned().findtext("identifier"))
+
+
+def test_a_clean_import_has_no_failure_message_and_succeeds(soap: SoapCaller) -> None:
+    result = finished(soap, started(soap, numbered_rows(2)))
+    assert result.find("failureMessage") is None
+    assert result.findtext("success") == "true"
+    assert result.findall("importTroubles") == []
+    assert len(result.findall("importedRows")) == 2
+
+
+def test_an_injected_import_failure_takes_nothing_and_names_no_row(
+    soap: SoapCaller, server: SandboxServer
+) -> None:
+    server.sandbox.set_faults(FaultPlan(soap_import_failures=1))
+    result = finished(soap, started(soap, numbered_rows(3)))
+    assert result.findtext("failureMessage") == "Import failed: internal error (injected)"
+    assert result.findall("importTroubles") == result.findall("importedRows") == []
+    taken = ("crmRecordsInserted", "crmRecordsUpdated", "listRecordsInserted")
+    assert [result.findtext(name) for name in taken] == ["0", "0", "0"]
+    assert server.sandbox.records("demo") == {}
+    assert server.sandbox.events_of("soap_import_failed")
+
+
+def counters(soap: SoapCaller) -> dict[tuple[str, str], tuple[str, str]]:
+    """(period seconds, operation) -> (limit, value) from getCallCountersState."""
+    root, _ = envelope("getCallCountersState")
+    answer = soap.call(root)
+    assert answer.root is not None
+    assert answer.fault is None
+    found = {}
+    for state in answer.root.iter("return"):
+        for counter in state.findall("callCounterStates"):
+            key = (str(state.findtext("timeout")), str(counter.findtext("operationType")))
+            found[key] = (str(counter.findtext("limit")), str(counter.findtext("value")))
+    return found
+
+
+def test_call_counters_report_each_period_and_class_whoever_spent_them(
+    soap: SoapCaller, server: SandboxServer
+) -> None:
+    finished(soap, started(soap, numbered_rows(1)))
+    server.sandbox.spend_soap_calls(2, seconds_ago=2.0)  # outside the 1 s minute, inside the hour
+    assert counters(soap) == {
+        ("1", "AsynchronousUpload"): ("3", "1"),
+        ("1", "Query"): ("450", "3"),  # isImportRunning, getListImportResult and this call
+        ("3", "AsynchronousUpload"): ("5", "3"),
+        ("86400", "AsynchronousUpload"): ("2000", "3"),
+    }
+
+
+def test_query_calls_past_their_minute_are_operations_limit_exceeded() -> None:
+    settings = SandboxSettings(soap_queries_per_minute=2, soap_minute_seconds=1.0)
+    with SandboxServer(Sandbox(settings)) as server:
+        caller = SoapCaller(server)
+        faults = [caller.call(envelope("getCallCountersState")[0]).fault for _ in range(3)]
+        time.sleep(1.0)
+        after = caller.call(envelope("getCallCountersState")[0]).fault
+        caller.close()
+        refused = server.sandbox.events_of("soap_operations_limit")
+    assert faults == [None, None, "OperationsLimitExceededFault"]
+    assert after is None
+    assert [event["window"] for event in refused] == ["query"]
+
+
+def test_calls_spent_elsewhere_can_be_set_over_http(server: SandboxServer) -> None:
+    server.sandbox.reset()
+    answer = httpx.post(
+        f"{server.base_url}/_sandbox/soap/spent", json={"calls": 4, "seconds_ago": 2.0}
+    )
+    assert answer.status_code == 200
+    assert answer.json()["max_in_any_day"] == 4
+    bad = httpx.post(f"{server.base_url}/_sandbox/soap/spent", json={"calls": -1})
+    assert bad.status_code == 400

@@ -111,10 +111,10 @@ def test_cli_unknown_list_is_one_line_naming_the_list(
     ("changes", "named"),
     [
         ({"FIVE9_PASSWORD": ""}, "FIVE9_PASSWORD"),
-        ({"FIVE9_SOAP_URL": "", "FIVE9_REGION": "in"}, "FIVE9_SOAP_URL"),
+        ({"FIVE9_LIST_ADD_MODE": "ADD_ALL"}, "FIVE9_LIST_ADD_MODE ADD_ALL"),
         ({"FIVE9_CHUNK_SIZE": "500"}, "FIVE9_CHUNK_SIZE"),
     ],
-    ids=["username-without-password", "region-without-soap-host", "chunk-over-100"],
+    ids=["username-without-password", "add-all-on-asynchronous-imports", "chunk-over-100"],
 )
 def test_cli_soap_setting_mistakes_are_one_line(
     monkeypatch: pytest.MonkeyPatch,
@@ -160,5 +160,6 @@ def test_cli_dry_run_over_soap_plans_calls_of_100_without_importing(
     report = json.loads(report_file.read_text(encoding="utf-8"))
     assert report["would_deliver"] == VALID
     assert report["requests"] == report["chunks"] == -(-VALID // 100)
-    assert sandbox.soap.calls() == {"getListsInfo": 1}
+    # the dry run reads the list and what the user's calls have spent, and imports nothing
+    assert sandbox.soap.calls() == {"getListsInfo": 1, "getCallCountersState": 1}
     assert sandbox.records("demo") == {}

@@ -215,6 +215,8 @@ def test_import_troubles_are_rejected_by_five9_with_its_message(
     assert set(by_five9["reason"]) == {
         "Five9: NoMatchesInContacts: No matching contact (crmAddMode DONT_ADD)"
     }
+    # Five9's failureMessage came with the troubles: a warning of the run, not a verdict
+    assert report.five9_warnings["There were errors during the upload"] >= 1
 
 
 def test_five9_warnings_reach_the_report(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ def soap_path(monkeypatch: pytest.MonkeyPatch) -> None:
         ("ca", "api.five9.ca"),
         ("uk", "api.five9.eu"),
         ("eu", "api.eu.five9.com"),
+        ("in", "api.in.five9.com"),  # [practice]: a Five9 engineer's client, not the guide
     ],
 )
 def test_region_gives_the_soap_host(
@@ -38,12 +39,31 @@ def test_region_gives_the_soap_host(
     assert "p4ss-w0rd-value" not in str(settings.model_dump())
 
 
-def test_india_has_no_soap_host_and_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FIVE9_REGION", "in")
+def test_no_region_and_no_address_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIVE9_USERNAME", "admin@example.com")
     monkeypatch.setenv("FIVE9_PASSWORD", "p4ss-w0rd-value")
-    with pytest.raises(SettingError, match="FIVE9_SOAP_URL"):
+    with pytest.raises(
+        SettingError, match=r"FIVE9_REGION \(us, ca, eu, uk, in\) or FIVE9_SOAP_URL"
+    ):
         load_settings().resolved_base_url()
+
+
+@pytest.mark.parametrize("mode", ["ADD_FIRST", "ADD_IF_SOLE_CRM_MATCH"])
+def test_list_add_modes_asynchronous_imports_apply_are_taken(
+    monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setenv("FIVE9_LIST_ADD_MODE", mode)
+    assert load_settings().list_add_mode == mode
+
+
+def test_add_all_is_refused_on_the_soap_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIVE9_LIST_ADD_MODE", "ADD_ALL")
+    with pytest.raises(SettingError) as refused:
+        load_settings()
+    assert str(refused.value).startswith("FIVE9_LIST_ADD_MODE ADD_ALL: ")
+    assert "asynchronous" in str(refused.value)
+    monkeypatch.setenv("FIVE9_REST_ENABLED", "true")
+    assert load_settings().list_add_mode == "ADD_ALL"
 
 
 def test_rest_credentials_alone_still_mean_the_sandbox_on_the_soap_path(
