@@ -31,7 +31,8 @@ from contacts_etl.chunking import chunks_of
 from contacts_etl.column_mapping import ColumnMapping
 from contacts_etl.pipeline import ContactPipeline
 from contacts_etl.preview import PreviewRequest, run_preview
-from sinks.five9_wire import UploadModes, upload_body
+from schemas.fields import DEFAULT_KEYS
+from sinks.rest_format import UploadModes, contact_objects, upload_body
 from sources import ReadOptions, open_sources
 from transforms.normalise import NormaliseOptions
 
@@ -76,7 +77,7 @@ def pyarrow_read(path: Path) -> float:
 
 def transform_seconds(path: Path) -> float:
     """Read, validate, normalise, dedupe and encode every contact as upload bodies."""
-    modes = UploadModes(keys=("number1",))
+    modes = UploadModes(keys=DEFAULT_KEYS)
 
     def run() -> None:
         sources = open_sources([str(path)], ReadOptions())
@@ -84,8 +85,8 @@ def transform_seconds(path: Path) -> float:
             pipeline = ContactPipeline(
                 sources, ColumnMapping.load(None), NormaliseOptions(), AS_OF, Path(work)
             )
-            for chunk in chunks_of(pipeline.contacts(), 1000):
-                upload_body(chunk.contacts, modes, chunk.objects)
+            for chunk in chunks_of(pipeline.contacts(), 1000, contact_objects):
+                upload_body(chunk.contacts, modes, chunk.prepared)
             assert pipeline.counts.balanced(), pipeline.counts
 
     return timed(run)

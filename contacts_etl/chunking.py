@@ -10,20 +10,20 @@ import numpy as np
 import pandas as pd
 
 from contacts_etl.pipeline import ContactPipeline, ReadyBatch
-from sinks.five9_wire import contact_objects
-from sinks.rest_sink import Chunk
+from sinks.chunk import Chunk
+
+Prepare = Callable[[pd.DataFrame], pd.Series | None]
 
 
 def chunks_of(
-    batches: Iterator[ReadyBatch], size: int, *, json_objects: bool = True
+    batches: Iterator[ReadyBatch], size: int, prepare: Prepare = lambda _: None
 ) -> Iterator[Chunk]:
-    """Cut the contacts into chunks of exactly `size` (the last may be smaller), in order;
-    with `json_objects`, each with its contacts' REST JSON objects made ahead, a whole batch
-    at a time."""
+    """Cut the contacts into chunks of exactly `size` (the last may be smaller), in order,
+    each with what the wire `prepare`s for its contacts, made a whole batch at a time."""
     number = 0
     carry: Chunk | None = None
     for batch in batches:
-        objects = contact_objects(batch.contacts) if json_objects else None
+        objects = prepare(batch.contacts)
         whole = Chunk(number, batch.contacts, batch.originals, batch.codes, objects)
         if carry is not None:
             whole = _joined(carry, whole)
@@ -38,7 +38,7 @@ def chunks_of(
 
 
 def _rows(chunk: Chunk, start: int, stop: int, number: int) -> Chunk:
-    objects = None if chunk.objects is None else chunk.objects.iloc[start:stop]
+    objects = None if chunk.prepared is None else chunk.prepared.iloc[start:stop]
     return Chunk(
         number,
         chunk.contacts.iloc[start:stop],
@@ -50,8 +50,8 @@ def _rows(chunk: Chunk, start: int, stop: int, number: int) -> Chunk:
 
 def _joined(first: Chunk, second: Chunk) -> Chunk:
     objects = None
-    if first.objects is not None and second.objects is not None:
-        objects = pd.concat([first.objects, second.objects], ignore_index=True)
+    if first.prepared is not None and second.prepared is not None:
+        objects = pd.concat([first.prepared, second.prepared], ignore_index=True)
     return Chunk(
         first.number,
         pd.concat([first.contacts, second.contacts], ignore_index=True),

@@ -18,8 +18,26 @@ if TYPE_CHECKING:
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from contacts_etl.errors import ContactsEtlError, SettingError
-from schemas.fields import DEFAULT_ZONE
+from schemas.errors import ContactsEtlError, SettingError
+from schemas.fields import DEFAULT_KEYS, DEFAULT_ZONE
+
+# How the command line names each setting an error may be about.
+OPTION_NAMES = {
+    "keys": "--key",
+    "delimiter": "--delimiter",
+    "encoding": "--encoding",
+    "timezone": "--timezone",
+    "calling_hours": "--calling-hours",
+    "as_of": "--as-of",
+    "state_dir": "--state-dir",
+    "list": "--list",
+    "limit": "--limit",
+    "report": "--report",
+    "rejects": "--rejects",
+    "output": "--output",
+    "mapping": "--mapping",
+    "port": "--port",
+}
 
 app = typer.Typer(
     name="contacts-etl",
@@ -86,7 +104,7 @@ def cli() -> None:
 
 
 def _moment(text: str | None) -> pd.Timestamp | None:
-    from contacts_etl.preview import parse_as_of
+    from contacts_etl.inputs import parse_as_of
 
     return parse_as_of(text)
 
@@ -122,7 +140,7 @@ def preview(
         timezone=timezone,
         calling_hours=calling_hours,
         e164=e164,
-        keys=tuple(key) if key else ("number1",),
+        keys=tuple(key) if key else DEFAULT_KEYS,
         output=output,
         rejects=rejects,
         limit=limit,
@@ -195,7 +213,7 @@ def load(
         timezone=timezone,
         calling_hours=calling_hours,
         e164=settings.e164,
-        keys=tuple(key) if key else ("number1",),
+        keys=tuple(key) if key else DEFAULT_KEYS,
         rejects=rejects,
         delimiter=delimiter,
         encoding=encoding,
@@ -223,7 +241,7 @@ def _five9_settings() -> Five9Settings:
     """Five9 settings from the environment, the secret from a Prefect Secret block when
     FIVE9_SECRET_BLOCK names one (as the flows read it)."""
     if os.environ.get("FIVE9_SECRET_BLOCK", "").strip():
-        from flows.load_contacts import five9_settings
+        from flows.secrets import five9_settings
 
         return five9_settings()
     from sinks.settings import load_settings
@@ -232,35 +250,19 @@ def _five9_settings() -> Five9Settings:
 
 
 def _load_as_flow(request: LoadRequest, progress: LoadProgress) -> LoadReport:
-    from contacts_etl.run_report import LoadReport
-    from flows.load_contacts import CALLER_PROGRESS, load_contacts
+    """Run the load as the load-contacts flow, followed on this display; its report."""
+    from contacts_etl.load import followed_by
+    from flows.load_contacts import load_contacts
+    from flows.parameters import load_parameters
 
-    token = CALLER_PROGRESS.set(progress)
-    try:
-        state = load_contacts(
-            sources=list(request.sources),
-            list_name=request.list_name,
-            mapping=str(request.mapping) if request.mapping else None,
-            timezone=request.timezone,
-            dry_run=request.dry_run,
-            rejects=str(request.rejects) if request.rejects else None,
-            report=str(request.report) if request.report else None,
-            calling_hours=request.calling_hours,
-            restart=request.restart,
-            keys=list(request.keys),
-            delimiter=request.delimiter,
-            encoding=request.encoding,
-            state_dir=str(request.state_dir) if request.state_dir else None,
-            as_of=request.as_of.isoformat() if request.as_of is not None else None,
-            return_state=True,
-        )
-    finally:
-        CALLER_PROGRESS.reset(token)
-    if state.is_failed():
+    reports: list[LoadReport] = []
+    progress.reported = reports.append
+    with followed_by(progress):
+        state = load_contacts(**load_parameters(request), return_state=True)
+    if state.is_failed() or not reports:
+        # The flow's message names its parameters (keys, list_name), as the UI shows them.
         raise ContactsEtlError(state.message or "the load-contacts flow run failed")
-    outcome = state.result()
-    assert isinstance(outcome, dict)
-    return LoadReport(**outcome)
+    return reports[0]
 
 
 @app.command()
@@ -282,7 +284,7 @@ def retry(
         _five9_settings(),
         state_dir,
         dry_run=dry_run,
-        keys=tuple(key) if key else ("number1",),
+        keys=tuple(key) if key else DEFAULT_KEYS,
     )
     console = Console()
     kinds = ", ".join(f"{n:,} {bucket}" for bucket, n in sorted(result.by_bucket.items()))
@@ -346,7 +348,9 @@ def sandbox(
     try:
         serve_forever(settings, port=port)
     except OSError as error:
-        raise SettingError(f"--port {port}: cannot serve there ({error.strerror})") from None
+        raise SettingError(
+            f"{port}: cannot serve there ({error.strerror})", setting="port"
+        ) from None
 
 
 def main() -> None:
@@ -357,7 +361,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except ContactsEtlError as error:
-        _fail(str(error), error.exit_code)
+        _fail(error.worded(OPTION_NAMES), error.exit_code)
     except TyperException as error:
         if type(error).__name__ == "NoArgsIsHelpError":
             print(error.format_message(), file=sys.stderr)  # no command at all: the help

@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from contacts_etl.errors import MappingError, SourceError
+from schemas.errors import MappingError, SourceError
 from schemas.fields import INTERNAL_FIELDS, REQUIRED_FIELDS
 
 # Names the outputs use for their own columns; a source column may not end up with one.
@@ -95,7 +95,7 @@ class ColumnMapping:
         if absent:
             raise SourceError(
                 f"{source}: no column for {', '.join(absent)} ({self.origin}; "
-                f"its columns: {_sample(columns)}); name them in a mapping file with --mapping"
+                f"its columns: {_sample(columns)}); name them in a mapping file"
             )
         return {old: new for old, new in zip(columns, renamed, strict=True) if old != new}
 

@@ -215,7 +215,7 @@ class LoadDisplay:
                 "`contacts-etl retry` after that time."
             )
         for warning, count in report.five9_warnings.items():
-            console.print(f"Five9 warned on {count:,} rows: {warning}")
+            console.print(f"Five9 warned ({count:,}): {warning}")
         if report.failed:
             console.print(
                 f"{report.failed:,} rows were not loaded; they wait for `contacts-etl retry`"

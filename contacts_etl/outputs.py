@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from contacts_etl.errors import SettingError
+from schemas.errors import SettingError
 from schemas.fields import RAW_RECORD, SOURCE_FILE, SOURCE_LINE
 
 WIRE_TIME = "%Y-%m-%dT%H:%M:00Z"
@@ -42,12 +42,12 @@ def output_format(path: Path, setting: str) -> str:
         return "csv"
     if suffix in {".parquet", ".pq"}:
         return "parquet"
-    raise SettingError(f"{setting} {path}: use a .csv or .parquet file name")
+    raise SettingError(f"{path}: use a .csv or .parquet file name", setting=setting)
 
 
 def first_rows_of(path: Path, rows: int) -> pd.DataFrame:
     """The first `rows` of a table this project wrote (CSV or Parquet), every cell as text."""
-    if output_format(path, str(path)) == "csv":
+    if output_format(path, "") == "csv":
         return pd.read_csv(path, dtype=str, keep_default_na=False, nrows=rows)
     head = pq.ParquetFile(path).iter_batches(batch_size=max(rows, 1))
     first = next(head, None)
@@ -73,7 +73,9 @@ class TableWriter:
                 else pq.ParquetWriter(str(path), self._schema)
             )
         except OSError as error:
-            raise SettingError(f"{setting} {path} cannot be written: {error.strerror}") from None
+            raise SettingError(
+                f"{path} cannot be written: {error.strerror}", setting=setting
+            ) from None
 
     def write(self, frame: pd.DataFrame) -> None:
         """Append rows; missing columns are empty, values are written as text."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,9 @@ import pyarrow as pa
 import pyarrow.feather as feather
 
 from contacts_etl.column_mapping import ColumnMapping
-from contacts_etl.errors import SettingError
 from contacts_etl.outputs import TableWriter
+from schemas.buckets import Bucket, Tallied, Tally
+from schemas.errors import SettingError
 from schemas.fields import (
     CANONICAL_FIELDS,
     INTERNAL_FIELDS,
@@ -37,8 +38,8 @@ from schemas.fields import (
     SOURCE_LINE,
     STANDARD_FIELDS,
 )
-from sinks.ledger import row_codes
 from sources import ContactSource
+from sources.row_identity import row_codes
 from transforms.duplicates import (
     ContestedKeys,
     DuplicateFinder,
@@ -65,23 +66,28 @@ FIRST_BATCH_ROWS = 2_000
 CENSUS_THREADS = 2
 
 
+# The buckets the pipeline fills (the sink fills the others), in the order a preview shows.
+PIPELINE_BUCKETS = (
+    Bucket.INVALID,
+    Bucket.EXPIRED,
+    Bucket.DUPLICATE,
+    Bucket.ALREADY_DELIVERED,
+    Bucket.REJECTED_BY_FIVE9,
+)
+
+
 @dataclass
-class RunCounts:
-    """How many rows went where; the buckets add up to `rows_read`."""
+class RunCounts(Tallied):
+    """How many rows went where: `valid` rows to send, the rest in a bucket of `tally`; they
+    add up to `rows_read`."""
 
     rows_read: int = 0
     valid: int = 0
-    invalid: int = 0
-    expired: int = 0
-    duplicate: int = 0
-    already_delivered: int = 0
-    rejected_by_five9: int = 0
+    tally: Tally = field(default_factory=Tally)
 
     def buckets(self) -> dict[str, int]:
-        """Each bucket by name, without the total."""
-        counts = asdict(self)
-        counts.pop("rows_read")
-        return counts
+        """'valid' and each bucket the pipeline fills, by name, without the total."""
+        return {"valid": self.valid, **{b.value: self.tally[b] for b in PIPELINE_BUCKETS}}
 
     def balanced(self) -> bool:
         """True when every row read is in exactly one bucket."""
@@ -180,18 +186,24 @@ class ContactPipeline:
             missing = [key for key in options.keys if key not in mapped]
             if missing:
                 raise SettingError(
-                    f"--key {missing[0]!r}: {source.path} has no such column"
-                    + (" (after --mapping)" if renames else "")
+                    f"{missing[0]!r}: {source.path} has no such column"
+                    + (" (after the mapping)" if renames else ""),
+                    setting="keys",
                 )
         self.output_columns = contact_columns(sources, mapping)
+
+    def settled_before(self, earlier: EarlierOutcomes) -> None:
+        """Rows earlier attempts of this run settled (known once Five9 was asked), before the
+        main pass: they are counted, not sent."""
+        self._earlier = earlier
 
     @property
     def set_aside(self) -> int:
         """Rows settled without being sent so far (invalid, expired, duplicate, settled before)."""
         return self.counts.rows_read - self.counts.valid - self._waiting
 
-    def _set_aside(self, rows: pd.DataFrame, bucket: str) -> None:
-        setattr(self.counts, bucket, getattr(self.counts, bucket) + len(rows))
+    def _set_aside(self, rows: pd.DataFrame, bucket: Bucket) -> None:
+        self.counts.tally.add(bucket, len(rows))
         if self._rejects is not None:
             self._rejects.write(rows)
 
@@ -259,7 +271,7 @@ class ContactPipeline:
         frame = frame.reset_index(drop=True)
         self.counts.rows_read += len(frame)
         normalised = normalise_batch(frame, renames, self.options)
-        self._set_aside(normalised.invalid, "invalid")
+        self._set_aside(normalised.invalid, Bucket.INVALID)
 
         contacts = normalised.contacts
         codes = row_codes(file_index, contacts[SOURCE_LINE].to_numpy(dtype=np.int64))
@@ -273,7 +285,7 @@ class ContactPipeline:
                 reject_rows(
                     frame, frame.index.isin(late.index), "expired", expiry_reason(late, self.now)
                 ),
-                "expired",
+                Bucket.EXPIRED,
             )
         live = rows_where(contacts, ~expired)
         zones = rows_where(normalised.zones, ~expired).astype("str")
@@ -364,7 +376,9 @@ class ContactPipeline:
             self._waiting -= size
             if late.any():
                 reason = late_reason(held.loc[late, "guard_end"], at)
-                self._set_aside(reject_rows(_originals(held), late, "expired", reason), "expired")
+                self._set_aside(
+                    reject_rows(_originals(held), late, "expired", reason), Bucket.EXPIRED
+                )
             if duplicate.any():
                 self._set_aside_duplicates(held, duplicate, winner, files, lines)
             ready = self._ready(held[~duplicate & ~late].reset_index(drop=True))
@@ -375,7 +389,7 @@ class ContactPipeline:
     def _settled_earlier(self, kept: pd.DataFrame) -> pd.DataFrame:
         """Count rows an earlier attempt settled; return the rest, still to send."""
         status = kept[SETTLED].to_numpy()
-        self.counts.already_delivered += int((status == DELIVERED).sum())
+        self.counts.tally.add(Bucket.ALREADY_DELIVERED, int((status == DELIVERED).sum()))
         rejected = status == REJECTED
         if rejected.any():
             self._set_aside(
@@ -386,7 +400,7 @@ class ContactPipeline:
                     "Five9 rejected this row in an earlier attempt of this run; "
                     "see `contacts-etl retry` for its message",
                 ),
-                "rejected_by_five9",
+                Bucket.REJECTED_BY_FIVE9,
             )
         still: pd.DataFrame = kept[status == 0].reset_index(drop=True)
         return still
@@ -409,7 +423,8 @@ class ContactPipeline:
         )
         frame = _originals(staged[duplicate]).reset_index(drop=True)
         self._set_aside(
-            reject_rows(frame, np.ones(len(frame), dtype=bool), "duplicate", reason), "duplicate"
+            reject_rows(frame, np.ones(len(frame), dtype=bool), "duplicate", reason),
+            Bucket.DUPLICATE,
         )
 
 

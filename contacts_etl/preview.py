@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,65 +11,28 @@ from pathlib import Path
 import pandas as pd
 
 from contacts_etl.column_mapping import ColumnMapping
-from contacts_etl.errors import SettingError
+from contacts_etl.inputs import RunInputs
 from contacts_etl.outputs import TableWriter, contacts_frame, rejects_columns, wire_time
 from contacts_etl.pipeline import ContactPipeline, RunCounts, original_columns
-from schemas.fields import DEFAULT_ZONE
-from sources import ContactSource, ReadOptions, open_sources
-from transforms.calling_hours import CallingHours
+from schemas.errors import SettingError
+from sources import ContactSource, open_sources
 from transforms.expiry import expired_rows
 from transforms.normalise import NormaliseOptions, normalise_batch
-from transforms.zones import check_default_zone
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M %Z"
 
 
 @dataclass(frozen=True)
-class PreviewRequest:
-    """Everything a preview needs, checked before any row is read."""
+class PreviewRequest(RunInputs):
+    """A preview: the run's inputs, where to write the contacts that would be sent, and how
+    many rows to show."""
 
-    sources: Sequence[str]
-    mapping: Path | None = None
-    timezone: str = DEFAULT_ZONE
-    calling_hours: str | None = None
-    e164: bool = False
-    keys: tuple[str, ...] = ("number1",)
     output: Path | None = None
-    rejects: Path | None = None
     limit: int = 10
-    delimiter: str | None = None
-    encoding: str = "utf-8"
-    as_of: pd.Timestamp | None = None
 
-    def normalise_options(self) -> NormaliseOptions:
-        """The normalisation settings, validated (a bad one is fatal)."""
+    def __post_init__(self) -> None:
         if self.limit < 0:
-            raise SettingError(f"--limit {self.limit} must be zero or more")
-        if not self.sources:
-            raise SettingError("no sources: give at least one CSV or Parquet file, folder or glob")
-        return NormaliseOptions(
-            default_zone=check_default_zone(self.timezone),
-            calling_hours=CallingHours.parse(self.calling_hours) if self.calling_hours else None,
-            e164=self.e164,
-            keys=self.keys,
-        )
-
-    def load_time(self) -> pd.Timestamp:
-        """The moment windows are judged against: now, unless the preview asks about another."""
-        moment = self.as_of if self.as_of is not None else pd.Timestamp.now(tz="UTC")
-        if moment.tzinfo is None:
-            raise SettingError("--as-of needs a UTC offset or Z, e.g. 2026-12-01T06:00Z")
-        return moment.tz_convert("UTC")
-
-
-def parse_as_of(text: str | None, setting: str = "--as-of") -> pd.Timestamp | None:
-    """The moment windows are judged against, as given (None when not given)."""
-    if text is None or not text.strip():
-        return None
-    try:
-        return pd.Timestamp(text.strip())
-    except ValueError:
-        raise SettingError(f"{setting} {text!r} is not an ISO 8601 moment") from None
+            raise SettingError(f"{self.limit} must be zero or more", setting="limit")
 
 
 @dataclass
@@ -143,12 +106,10 @@ def run_preview(
     options = request.normalise_options()
     now = request.load_time()
     mapping = ColumnMapping.load(request.mapping)
-    sources = open_sources(
-        request.sources, ReadOptions(delimiter=request.delimiter, encoding=request.encoding)
-    )
+    sources = open_sources(request.sources, request.read_options())
     rejects = (
         TableWriter(
-            request.rejects, rejects_columns(original_columns(sources)), "--rejects", safe=True
+            request.rejects, rejects_columns(original_columns(sources)), "rejects", safe=True
         )
         if request.rejects
         else None
@@ -166,7 +127,7 @@ def run_preview(
         if on_first_rows is not None:
             on_first_rows(first_open_rows(sources, mapping, options, now, request.limit))
         output = (
-            TableWriter(request.output, pipeline.output_columns, "--output", safe=False)
+            TableWriter(request.output, pipeline.output_columns, "output", safe=False)
             if request.output
             else None
         )

@@ -12,26 +12,27 @@ from pathlib import Path
 
 import pandas as pd
 
-from contacts_etl.errors import SettingError
 from contacts_etl.run_report import calls_spent_until
-from contacts_etl.run_state import RunState, credential_id, letters_chunk
-from sinks.five9_wire import UploadModes
-from sinks.ledger import DeadLetter, RunLedger
-from sinks.rest_sink import Chunk, Five9RestSink
+from contacts_etl.run_state import RunState, credential_id
+from schemas.buckets import Bucket, Tallied, Tally
+from schemas.errors import SettingError
+from schemas.fields import DEFAULT_KEYS
+from sinks.chunk import Chunk
+from sinks.five9_sink import Five9Sink
+from sinks.ledger import RunLedger
+from sinks.letters import DeadLetter, letters_chunk
+from sinks.rest_format import UploadModes
 from sinks.settings import Five9Settings
-from sinks.soap_sink import Five9SoapSink
 
 
 @dataclass
-class RetryReport:
+class RetryReport(Tallied):
     """What a replay did with the dead letters of one list."""
 
     list_name: str
     dead_letters: int = 0
-    delivered: int = 0
-    rejected_by_five9: int = 0
-    failed: int = 0
-    expired: int = 0
+    tally: Tally = field(default_factory=Tally)
+    """What became of the letters sent: delivered, rejected by Five9, failed, expired."""
     requests: int = 0
     dry_run: bool = False
     by_bucket: dict[str, int] = field(default_factory=dict)
@@ -52,7 +53,7 @@ def run_retry(
     state_dir: Path | None,
     *,
     dry_run: bool = False,
-    keys: tuple[str, ...] = ("number1",),
+    keys: tuple[str, ...] = DEFAULT_KEYS,
 ) -> RetryReport:
     """Send the list's dead letters again; keep the store true to what landed."""
     if settings.uses_sandbox:
@@ -74,7 +75,7 @@ def run_retry(
             asyncio.run(_replay(ledger, mine, run_id, list_name, settings, keys, report))
         if report.failed:
             reasons = Counter(
-                d.error for d in ledger.dead_letters(list_name) if d.bucket == "failed"
+                d.error for d in ledger.dead_letters(list_name) if d.bucket == Bucket.FAILED
             )
             report.still_failing = dict(reasons.most_common())
         return report
@@ -101,12 +102,12 @@ async def _replay(
         earlier_attempts={letter.row_code: letter.attempts for letter in letters},
     )
 
-    def set_aside(part: Chunk, labels: pd.Series, bucket: str, reason: pd.Series | str) -> None:
-        if bucket == "expired":  # its window closed: it can never land
+    def set_aside(part: Chunk, labels: pd.Series, bucket: Bucket, reason: pd.Series | str) -> None:
+        if bucket is Bucket.EXPIRED:  # its window closed: it can never land
             codes = part.codes[part.contacts.index.isin(labels)]
             ledger.remove_dead_letters(list_name, ((run_id, int(c)) for c in codes))
 
-    sink = (Five9RestSink if settings.rest_enabled else Five9SoapSink)(
+    sink = Five9Sink.for_settings(
         settings,
         list_name,
         UploadModes.of(settings, keys),
@@ -116,9 +117,6 @@ async def _replay(
     )
     async with sink:
         totals = await sink.deliver(_chunks(letters, settings.chunk_size))
-    report.delivered += totals.delivered
-    report.rejected_by_five9 += totals.rejected_by_five9
-    report.failed += totals.failed
-    report.expired += totals.expired
+    report.tally = report.tally + totals.tally
     report.requests += totals.requests
-    report.calls_spent_until = report.calls_spent_until or calls_spent_until(totals)
+    report.calls_spent_until = report.calls_spent_until or calls_spent_until(sink.wire.told)

@@ -1,36 +1,32 @@
 """The run report: where every row of a load went, the requests it took, and why it stopped if
-it did; written as JSON by `--report` and returned by the flow."""
+it did; written as JSON by the report option and returned by the flow."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from contacts_etl.errors import SettingError
-from contacts_etl.pipeline import ContactPipeline
-from sinks.rest_sink import SinkTotals
+from contacts_etl.pipeline import RunCounts
+from schemas.buckets import Bucket, Tallied, Tally
+from schemas.errors import SettingError
+from sinks.five9_sink import SinkTotals
 from sinks.settings import Five9Settings
-from sinks.soap_sink import SoapTotals
+from sinks.wire import WireNotes
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass
-class LoadReport:
-    """The run's JSON report. Every row read is in exactly one bucket."""
+class LoadReport(Tallied):
+    """The run's report. Every row read is in exactly one bucket of `tally`; the JSON has
+    `rows_read`, then each bucket by name (`delivered`, ...), then the rest."""
 
     rows_read: int = 0
-    delivered: int = 0
-    rejected_by_five9: int = 0
-    invalid: int = 0
-    expired: int = 0
-    duplicate: int = 0
-    failed: int = 0
-    already_delivered: int = 0
-    would_deliver: int = 0
+    tally: Tally = field(default_factory=Tally)
     requests: int = 0
     chunks: int = 0
     started_at: str = ""
@@ -53,48 +49,38 @@ class LoadReport:
     but neither sent nor set aside, and the same command resumes the run."""
     unsettled: int = 0
 
-    BUCKETS = (
-        "delivered",
-        "rejected_by_five9",
-        "invalid",
-        "expired",
-        "duplicate",
-        "failed",
-        "already_delivered",
-        "would_deliver",
-    )
-
     def buckets(self) -> dict[str, int]:
         """Each bucket by name."""
-        return {name: getattr(self, name) for name in self.BUCKETS}
+        return self.tally.by_name()
 
     def balanced(self) -> bool:
         """True when every row read is in exactly one bucket."""
-        return self.rows_read == sum(self.buckets().values())
+        return self.rows_read == self.tally.total()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as the JSON has it (no secrets are ever in it)."""
+        data = asdict(self)
+        data.pop("tally")
+        return {"rows_read": data.pop("rows_read"), **self.buckets(), **data}
 
     def to_json(self) -> str:
-        """The report as JSON (no secrets are ever in it)."""
-        return json.dumps(asdict(self), indent=2) + "\n"
+        return json.dumps(self.as_dict(), indent=2) + "\n"
 
 
 def count_outcomes(
     report: LoadReport,
-    pipeline: ContactPipeline,
+    counts: RunCounts,
     totals: SinkTotals,
+    told: WireNotes,
     settings: Five9Settings,
     dry_run: bool,
 ) -> None:
-    """The pipeline's and the sink's counts into the report."""
-    counts = pipeline.counts
+    """The pipeline's and the sink's counts, and what the wire learnt, into the report."""
     report.rows_read = counts.rows_read
-    report.invalid = counts.invalid
-    report.duplicate = counts.duplicate
-    report.expired = counts.expired + totals.expired
-    report.delivered = totals.delivered
-    report.already_delivered = counts.already_delivered
-    report.rejected_by_five9 = counts.rejected_by_five9 + totals.rejected_by_five9
-    report.failed = totals.failed
-    if not dry_run:
+    report.tally = counts.tally + totals.tally
+    if dry_run:
+        report.tally.add(Bucket.WOULD_DELIVER, counts.valid)
+    else:
         report.requests = totals.requests
         report.chunks = totals.chunks
     report.throttled_429 = totals.throttled
@@ -103,9 +89,8 @@ def count_outcomes(
         spread = (len(sent) - 1) / (sent[-1] - sent[0])
         report.requests_per_window = round(spread * settings.rate_window_seconds, 1)
     report.retries = totals.retries
-    if isinstance(totals, SoapTotals):
-        report.five9_warnings = dict(totals.warnings)
-    report.calls_spent_until = calls_spent_until(totals)
+    report.five9_warnings = dict(told.warnings)
+    report.calls_spent_until = calls_spent_until(told)
     report.finished_at = pd.Timestamp.now(tz="UTC").strftime(TIME)
 
 
@@ -117,11 +102,13 @@ def write_report(report: LoadReport, path: Path | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(report.to_json(), encoding="utf-8")
     except OSError as error:
-        raise SettingError(f"--report {path} cannot be written: {error.strerror}") from None
+        raise SettingError(
+            f"{path} cannot be written: {error.strerror}", setting="report"
+        ) from None
 
 
-def calls_spent_until(totals: SinkTotals) -> str | None:
-    """SOAP: when the day's budget of import calls, spent during the run, allows calls again."""
-    if not isinstance(totals, SoapTotals) or totals.day_spent_until is None:
+def calls_spent_until(told: WireNotes) -> str | None:
+    """When a budget of calls spent during the run (SOAP's day) allows calls again."""
+    if told.spent_until is None:
         return None
-    return pd.Timestamp(totals.day_spent_until, unit="s", tz="UTC").ceil("min").strftime(TIME)
+    return pd.Timestamp(told.spent_until, unit="s", tz="UTC").ceil("min").strftime(TIME)

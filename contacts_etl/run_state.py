@@ -6,18 +6,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from contacts_etl.pipeline import EarlierOutcomes
-from schemas.fields import SOURCE_FILE, SOURCE_LINE
-from sinks.five9_wire import WIRE_TIME
-from sinks.ledger import DeadLetter, OpenImport, RunLedger, file_digest, run_identity
-from sinks.rest_sink import Chunk, DeliveryHooks
+from schemas.fields import DEFAULT_KEYS, SOURCE_FILE, SOURCE_LINE
+from sinks.chunk import Chunk
+from sinks.ledger import OpenImport, RunLedger, file_digest, run_identity
+from sinks.letters import DeadLetter, payloads
 from sinks.settings import Five9Settings
+from sinks.wire import DeliveryHooks
 from sources import ContactSource
 from transforms.normalise import NormaliseOptions
 
@@ -26,21 +26,6 @@ def credential_id(settings: Five9Settings) -> str:
     """Names a credential in the ledger without holding anything secret."""
     material = f"{settings.resolved_base_url()}|{settings.credential_name}"
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
-
-
-def payloads(contacts: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each contact as it would be sent: its Five9 fields and its guard window."""
-    fields = [c for c in contacts.columns if c not in (SOURCE_FILE, SOURCE_LINE)]
-    out = []
-    for row in contacts[fields].to_dict(orient="records"):
-        guard = {"start": row.pop("guard_start"), "end": row.pop("guard_end")}
-        out.append(
-            {
-                "fields": {k: str(v) for k, v in row.items() if isinstance(v, str)},
-                "guardTime": {k: v.strftime(WIRE_TIME) for k, v in guard.items()},
-            }
-        )
-    return out
 
 
 @dataclass
@@ -54,7 +39,7 @@ class RunState:
     resumed: bool
     # Attempts made before this one, per row (a replay of dead letters adds to them).
     earlier_attempts: dict[int, int] = field(default_factory=dict)
-    keys: tuple[str, ...] = ("number1",)  # the fields Five9 matches records on
+    keys: tuple[str, ...] = DEFAULT_KEYS  # the fields Five9 matches records on
 
     @classmethod
     def open(
@@ -197,30 +182,3 @@ class RunState:
 
     def _recent(self, seconds: float) -> list[float]:
         return self.ledger.recent_sends(self.credential, seconds)
-
-
-def letters_frame(letters: list[DeadLetter]) -> pd.DataFrame:
-    """Dead letters back into the Five9 contract's columns."""
-    rows = [
-        {
-            SOURCE_FILE: letter.source_file,
-            SOURCE_LINE: letter.source_line,
-            **letter.payload["fields"],
-            "guard_start": letter.payload["guardTime"]["start"],
-            "guard_end": letter.payload["guardTime"]["end"],
-        }
-        for letter in letters
-    ]
-    frame = pd.DataFrame(rows)
-    for bound in ("guard_start", "guard_end"):
-        frame[bound] = pd.to_datetime(frame[bound], utc=True).astype("datetime64[ns, UTC]")
-    text = [c for c in frame.columns if c not in (SOURCE_LINE, "guard_start", "guard_end")]
-    return frame.astype(dict.fromkeys(text, "str"))
-
-
-def letters_chunk(number: int, letters: list[DeadLetter]) -> Chunk:
-    """Rows the ledger keeps (dead letters, an open import's rows) as a chunk to send or settle,
-    in their order."""
-    contacts = letters_frame(letters)
-    codes: npt.NDArray[np.int64] = np.array([d.row_code for d in letters], dtype=np.int64)
-    return Chunk(number, contacts, contacts.drop(columns=["guard_start", "guard_end"]), codes)

@@ -16,23 +16,25 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
-from contacts_etl.errors import SettingError
 from flows.load_contacts import load_contacts
-from flows.parameters import DEFAULT_KEYS
 from flows.preview_contacts import preview_contacts
-from schemas.fields import DEFAULT_ZONE
+from schemas.errors import SettingError
+from schemas.fields import DEFAULT_KEYS, DEFAULT_ZONE
 from sources import ReadOptions
 from transforms.calling_hours import CallingHours
 from transforms.normalise import check_keys
 from transforms.zones import check_default_zone
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def _nightly_load(entry: dict[str, Any], where: str, folder: Path) -> NightlyLoa
     cron, timezone = str(entry["cron"]), str(entry["timezone"])
     if len(cron.split()) != 5:
         raise SettingError(f"{where}: cron {cron!r} needs 5 fields")
-    timezone = check_default_zone(timezone, f"{where}: timezone")
+    timezone = _checked(where, lambda: check_default_zone(timezone))
     try:
         Cron(cron, timezone=timezone)
     except ValueError:
@@ -138,36 +140,44 @@ def _nightly_load(entry: dict[str, Any], where: str, folder: Path) -> NightlyLoa
             raise SettingError(f"{where}: mapping file {mapping} does not exist")
     hours = entry.get("calling_hours")
     if hours is not None:
-        CallingHours.parse(str(hours), f"{where}: calling_hours")
+        _checked(where, lambda: CallingHours.parse(str(hours)))
     keys = entry.get("keys", list(DEFAULT_KEYS))
     keys = [keys] if isinstance(keys, str) else keys
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise SettingError(f"{where}: keys must be a list of field names")
-    try:
-        check_keys(keys)
-        reading = ReadOptions(
+    _checked(where, lambda: check_keys(keys))
+    reading = _checked(
+        where,
+        lambda: ReadOptions(
             delimiter=None if entry.get("delimiter") is None else str(entry["delimiter"]),
             encoding=str(entry.get("encoding", "utf-8")),
-        )
-    except SettingError as error:
-        # The checks speak of command-line options; here the entry's keys are meant.
-        raise SettingError(
-            f"{where}: {str(error).replace('--key ', 'keys ').lstrip('-')}"
-        ) from None
+        ),
+    )
     return NightlyLoad(
         list_name=str(entry["list"]),
         sources=[_beside(folder, s) for s in sources],
         cron=cron,
         timezone=timezone,
         mapping=mapping,
-        default_zone=check_default_zone(
-            str(entry.get("default_zone", DEFAULT_ZONE)), f"{where}: default_zone"
+        default_zone=_checked(
+            where,
+            lambda: check_default_zone(str(entry.get("default_zone", DEFAULT_ZONE))),
+            {"timezone": "default_zone"},
         ),
         calling_hours=None if hours is None else str(hours),
         keys=tuple(keys),
         delimiter=reading.delimiter,
         encoding=reading.encoding,
     )
+
+
+def _checked(where: str, check: Callable[[], T], names: dict[str, str] | None = None) -> T:
+    """A check of one entry's values; its error names the entry, and each setting by the
+    entry's key for it (`names`, where it is not the setting's own name)."""
+    try:
+        return check()
+    except SettingError as error:
+        raise SettingError(f"{where}: {error.worded(names)}") from None
 
 
 def build_deployments(loads: list[NightlyLoad]) -> list[RunnerDeployment]:

@@ -3,56 +3,31 @@ with a progress artifact while it runs and a summary and rejects table when it e
 
 from __future__ import annotations
 
-import os
 import tempfile
-from contextvars import ContextVar
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.blocks.system import Secret
 from prefect.client.schemas.objects import State
 from prefect.states import Failed
-from pydantic import SecretStr
 
-from contacts_etl.errors import ContactsEtlError, SettingError
-from contacts_etl.load import LoadProgress, LoadRequest, run_load
+from contacts_etl.load import LoadProgress, LoadRequest, follower, run_load
 from contacts_etl.outputs import first_rows_of
 from contacts_etl.run_report import LoadReport
-from flows.parameters import request_fields
+from flows.parameters import PARAMETER_NAMES, input_fields
 from flows.rate_limit import shared_limit
+from flows.secrets import five9_settings
+from schemas.errors import ContactsEtlError
 from schemas.fields import DEFAULT_ZONE
-from sinks.settings import Five9Settings, load_settings, secret_field
 
 REJECTS_SHOWN = 100
-# A caller in this process (the command line) may follow the run on its own display.
-CALLER_PROGRESS: ContextVar[LoadProgress | None] = ContextVar("caller_progress", default=None)
-
-
-def five9_settings() -> Five9Settings:
-    """Settings from the environment; the secret (on the SOAP path, the password) from a
-    Prefect Secret block when FIVE9_SECRET_BLOCK names one (never from a Variable or a file in
-    the repository)."""
-    block = os.environ.get("FIVE9_SECRET_BLOCK", "").strip()
-    if not block:
-        return load_settings()
-    try:
-        loaded = Secret.load(block)
-        assert isinstance(loaded, Secret)  # load() is sync here: not called from a coroutine
-        secret = loaded.get()
-    except ValueError:
-        raise SettingError(f"FIVE9_SECRET_BLOCK {block!r}: no such Secret block") from None
-    # The block fills the secret before the settings are checked: the key (or user) alone in
-    # the environment is then complete.
-    return load_settings(**{secret_field(): SecretStr(str(secret))})
 
 
 def summary_markdown(report: LoadReport) -> str:
@@ -113,22 +88,11 @@ def rejects_table(path: Path, report: LoadReport) -> None:
     )
 
 
-# The sink retries each request itself (bounded, honouring Retry-After) and the run ledger
-# makes a rerun resume, so the task does not retry on top: no retry storms of retries.
-@task(name="load-to-five9", retries=0)
-def load_to_five9(request: LoadRequest) -> LoadReport | str:
-    """Check the list, extract, validate and normalise, then send through the paced sink.
-    A user's mistake (bad file, setting, credentials, list) comes back as its one line."""
-    try:
-        return _load(request)
-    except ContactsEtlError as error:
-        return str(error)
-
-
 def _load(request: LoadRequest) -> LoadReport:
+    """The load, followed by the progress artifact and by a caller in this process."""
     settings = five9_settings()
     artifact = ProgressArtifact(request.list_name)
-    caller = CALLER_PROGRESS.get() or LoadProgress()
+    caller = follower()
 
     def staged(total: int) -> None:
         artifact.staged(total)
@@ -139,8 +103,14 @@ def _load(request: LoadRequest) -> LoadReport:
         caller.settled(rows)
 
     progress = LoadProgress(
-        notice=caller.notice, rows_read=caller.rows_read, staged=staged, settled=settled
+        notice=caller.notice,
+        rows_read=caller.rows_read,
+        staged=staged,
+        settled=settled,
+        reported=caller.reported,
     )
+    # The sink retries each request itself (bounded, honouring Retry-After) and the run ledger
+    # makes a rerun resume, so nothing retries on top: no retry storms of retries.
     gate = None if settings.uses_sandbox else shared_limit
     return run_load(request, settings, progress, shared_limit=gate)
 
@@ -165,30 +135,29 @@ def load_contacts(
     """Load the valid contacts of the sources into the Five9 list; return the run report.
     A fatal problem ends the run Failed with its one-line message (and no traceback)."""
     with tempfile.TemporaryDirectory(prefix="contacts-load-") as scratch:
-        rejects_path = Path(rejects) if rejects else Path(scratch) / "rejects.csv"
+        fields = input_fields(
+            sources, mapping, timezone, calling_hours, keys, delimiter, encoding, as_of, rejects
+        )
+        fields["rejects"] = fields["rejects"] or Path(scratch) / "rejects.csv"
         try:
             request = LoadRequest(
-                **request_fields(
-                    sources, mapping, timezone, calling_hours, keys, delimiter, encoding, as_of
-                ),
+                **fields,
                 list_name=list_name,
                 dry_run=dry_run,
-                rejects=rejects_path,
                 report=Path(report) if report else None,
                 restart=restart,
                 e164=five9_settings().e164,
                 state_dir=Path(state_dir) if state_dir else None,
             )
-        except (ContactsEtlError, ValueError) as error:
-            return Failed(message=str(error))
-        result = load_to_five9(request)
-        if isinstance(result, str):
+            result = _load(request)
+        except ContactsEtlError as error:
+            message = error.worded(PARAMETER_NAMES)
             create_markdown_artifact(
-                f"# Load into {list_name!r} stopped\n\n{result}", key="load-summary"
+                f"# Load into {list_name!r} stopped\n\n{message}", key="load-summary"
             )
-            return Failed(message=result)
+            return Failed(message=message)
         create_markdown_artifact(
             summary_markdown(result), key="load-summary", description="Five9 load summary"
         )
-        rejects_table(rejects_path, result)
-    return asdict(result)
+        rejects_table(fields["rejects"], result)
+    return result.as_dict()

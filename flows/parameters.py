@@ -1,17 +1,21 @@
 """Flow parameters (as the Prefect UI or a deployment sends them: text, lists, None) to the
-request fields a preview and a load share."""
+requests a preview and a load take, and a load request back to parameters: the one place
+where requests cross into Prefect and out."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from contacts_etl.preview import parse_as_of
+from contacts_etl.inputs import parse_as_of
+from contacts_etl.load import LoadRequest
+from schemas.fields import DEFAULT_KEYS
 
-DEFAULT_KEYS = ("number1",)
+# How a flow's parameters name the settings an error may be about (where not by their own).
+PARAMETER_NAMES = {"list": "list_name"}
 
 
-def request_fields(
+def input_fields(
     sources: list[str],
     mapping: str | None,
     timezone: str,
@@ -20,9 +24,10 @@ def request_fields(
     delimiter: str | None,
     encoding: str,
     as_of: str | None,
+    rejects: str | None,
 ) -> dict[str, Any]:
-    """The fields of a `PreviewRequest` (and so of a `LoadRequest`) given by flow parameters;
-    a bad `as_of` is a one-line setting error naming it."""
+    """The `RunInputs` fields a preview and a load share, from flow parameters; a bad `as_of`
+    is a one-line setting error naming it."""
     return {
         "sources": sources,
         "mapping": Path(mapping) if mapping else None,
@@ -31,5 +36,27 @@ def request_fields(
         "keys": tuple(keys) if keys else DEFAULT_KEYS,
         "delimiter": delimiter,
         "encoding": encoding,
-        "as_of": parse_as_of(as_of, "as_of"),
+        "as_of": parse_as_of(as_of),
+        "rejects": Path(rejects) if rejects else None,
+    }
+
+
+def load_parameters(request: LoadRequest) -> dict[str, Any]:
+    """The load-contacts flow's parameters for a request (what `load_contacts` turns back
+    into the same request)."""
+    return {
+        "sources": list(request.sources),
+        "list_name": request.list_name,
+        "mapping": str(request.mapping) if request.mapping else None,
+        "timezone": request.timezone,
+        "dry_run": request.dry_run,
+        "rejects": str(request.rejects) if request.rejects else None,
+        "report": str(request.report) if request.report else None,
+        "calling_hours": request.calling_hours,
+        "restart": request.restart,
+        "keys": list(request.keys),
+        "delimiter": request.delimiter,
+        "encoding": request.encoding,
+        "state_dir": str(request.state_dir) if request.state_dir else None,
+        "as_of": request.as_of.isoformat() if request.as_of is not None else None,
     }

@@ -7,15 +7,15 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.schemas.objects import State
 from prefect.states import Failed
 
-from contacts_etl.errors import ContactsEtlError
 from contacts_etl.outputs import first_rows_of
 from contacts_etl.preview import PreviewRequest, PreviewResult, run_preview
-from flows.parameters import request_fields
+from flows.parameters import PARAMETER_NAMES, input_fields
+from schemas.errors import ContactsEtlError
 from schemas.fields import DEFAULT_ZONE
 
 REJECTS_SHOWN = 100
@@ -63,16 +63,6 @@ def markdown_table(frame: pd.DataFrame) -> list[str]:
     return [header, rule, *body]
 
 
-@task(name="preview-sources")
-def preview_sources(request: PreviewRequest) -> PreviewResult | str:
-    """Read, validate and normalise the sources; no network. A user's mistake (a bad file or
-    setting) comes back as its one line."""
-    try:
-        return run_preview(request)
-    except ContactsEtlError as error:
-        return str(error)
-
-
 def _e164_from_environment() -> bool:
     """FIVE9_E164, read as the command line reads it (the preview needs no credentials)."""
     return os.environ.get("FIVE9_E164", "").strip().lower() in {"1", "true", "yes", "on"}
@@ -97,25 +87,24 @@ def preview_contacts(
     `e164` defaults to FIVE9_E164, as a load's does. A fatal problem ends the run Failed with
     its one-line message."""
     with tempfile.TemporaryDirectory(prefix="contacts-preview-") as scratch:
-        rejects_path = Path(rejects) if rejects else Path(scratch) / "rejects.csv"
+        fields = input_fields(
+            sources, mapping, timezone, calling_hours, keys, delimiter, encoding, as_of, rejects
+        )
+        rejects_path = fields["rejects"] = fields["rejects"] or Path(scratch) / "rejects.csv"
         try:
             request = PreviewRequest(
-                **request_fields(
-                    sources, mapping, timezone, calling_hours, keys, delimiter, encoding, as_of
-                ),
+                **fields,
                 e164=_e164_from_environment() if e164 is None else e164,
                 output=Path(output) if output else None,
-                rejects=rejects_path,
                 limit=limit,
             )
+            result = run_preview(request)
         except ContactsEtlError as error:
-            return Failed(message=str(error))
-        result = preview_sources(request)
-        if isinstance(result, str):
+            message = error.worded(PARAMETER_NAMES)
             create_markdown_artifact(
-                f"# Contacts preview stopped\n\n{result}", key="preview-summary"
+                f"# Contacts preview stopped\n\n{message}", key="preview-summary"
             )
-            return Failed(message=result)
+            return Failed(message=message)
         create_markdown_artifact(
             summary_markdown(result), key="preview-summary", description="Contacts preview"
         )

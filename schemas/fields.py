@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 NUMBER_FIELDS = ("number1", "number2", "number3")
-# Five9's standard contact fields (shared/five9-api.md section 2.4); others are custom fields.
+# Five9's standard contact fields (docs/five9-contract.md); others are custom fields.
 STANDARD_FIELDS = (
     *NUMBER_FIELDS,
     "first_name",
@@ -17,6 +17,8 @@ STANDARD_FIELDS = (
 GUARD_FIELDS = ("guard_start", "guard_end")
 CANONICAL_FIELDS = (*STANDARD_FIELDS, *GUARD_FIELDS, "timezone")
 REQUIRED_FIELDS = ("number1", *GUARD_FIELDS)
+# The fields Five9 matches records on unless a run names others.
+DEFAULT_KEYS: tuple[str, ...] = ("number1",)
 # The zone of times without an offset in rows without a zone of their own, unless set.
 DEFAULT_ZONE = "America/New_York"
 

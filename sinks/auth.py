@@ -1,35 +1,38 @@
 """OAuth2 client credentials: one token per run, refreshed before it expires, renewed on a 401.
 
-shared/five9-api.md section 2.2 [practice]. The secret goes into the Basic header and nowhere
-else: no log line, report, artifact or error message carries it.
+[practice] (docs/five9-contract.md). The secret goes into the Basic header and nowhere else: no
+log line, report, artifact or error message carries it. A token request that fails on the way
+(5xx, a dropped connection) is tried again under the run's retry policy, at most
+TOKEN_ATTEMPTS times.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import httpx
-from pydantic import SecretStr
 
-from contacts_etl.errors import ContactsEtlError
-from sinks.five9_wire import TOKEN_PATH, said
+from sinks.rest_format import TOKEN_PATH, said
+from sinks.retry import Attempts, Kind
+from sinks.settings import Five9Settings
+from sinks.wire import Five9RefusedError
 
 # Refresh this long before the token's stated expiry (or at 90% of a short lifetime).
 REFRESH_EARLY_SECONDS = 60.0
 TOKEN_ATTEMPTS = 4
 
 
-class Five9RefusedError(ContactsEtlError):
-    """Five9 refused the run's credentials, scope or list: the load cannot start or go on."""
-
-
 class TokenSource:
     """Hands out a valid bearer token; concurrent callers share one token request."""
 
-    def __init__(self, client: httpx.AsyncClient, consumer_key: str, secret_key: SecretStr) -> None:
+    def __init__(self, client: httpx.AsyncClient, settings: Five9Settings) -> None:
+        assert settings.consumer_key
+        assert settings.secret_key
         self._client = client
-        self._auth = httpx.BasicAuth(consumer_key, secret_key.get_secret_value())
+        self._auth = httpx.BasicAuth(settings.consumer_key, settings.secret_key.get_secret_value())
+        self._policy = replace(settings.retry_policy(), max_attempts=TOKEN_ATTEMPTS)
         self._token: str | None = None
         self._refresh_at = 0.0
         self._lock = asyncio.Lock()
@@ -52,14 +55,14 @@ class TokenSource:
             return self._token
 
     async def _fetch(self) -> None:
-        last_problem = ""
-        for attempt in range(1, TOKEN_ATTEMPTS + 1):
+        tries = Attempts(self._policy)
+        while True:
             try:
                 answer = await self._client.post(
                     TOKEN_PATH, data={"grant_type": "client_credentials"}, auth=self._auth
                 )
             except httpx.TransportError as error:
-                last_problem = f"{type(error).__name__}"
+                problem = f"{type(error).__name__}"
             else:
                 if answer.status_code == 200:
                     data = answer.json()
@@ -75,9 +78,11 @@ class TokenSource:
                         f"{answer.status_code}{said(answer)}): check FIVE9_CONSUMER_KEY and "
                         "FIVE9_SECRET_KEY"
                     )
-                last_problem = f"HTTP {answer.status_code}"
-            await asyncio.sleep(min(2.0**attempt * 0.25, 5.0))
-        raise Five9RefusedError(
-            f"no token from {self._client.base_url}{TOKEN_PATH} after {TOKEN_ATTEMPTS} "
-            f"attempts ({last_problem}): check FIVE9_REGION or FIVE9_BASE_URL"
-        )
+                problem = f"HTTP {answer.status_code}"
+            wait = tries.again(Kind.TRANSIENT)
+            if wait is None:
+                raise Five9RefusedError(
+                    f"no token from {self._client.base_url}{TOKEN_PATH} after "
+                    f"{tries.counted} attempts ({problem}): check FIVE9_REGION or FIVE9_BASE_URL"
+                )
+            await asyncio.sleep(wait)

@@ -28,11 +28,11 @@ import numpy as np
 import numpy.typing as npt
 import platformdirs
 
-from contacts_etl.errors import SettingError
+from schemas.errors import SettingError
+from sinks.letters import DeadLetter, field_path
 
 # Request times are kept this long: Five9's longest limit (SOAP calls a day), with room.
 SENDS_KEPT_SECONDS = 2 * 86400
-LINE_BITS = 40  # a row code is source index << 40 | line: 2^40 lines per file is plenty
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, list_name TEXT NOT NULL, started_at REAL NOT NULL, meta TEXT
@@ -59,17 +59,12 @@ CREATE TABLE IF NOT EXISTS open_imports (
 
 
 def default_state_dir() -> Path:
-    """Where ledgers live unless --state-dir says otherwise: CONTACTS_STATE_DIR, else the
+    """Where ledgers live unless a state folder is given: CONTACTS_STATE_DIR, else the
     user's data directory (never the current folder)."""
     configured = os.environ.get("CONTACTS_STATE_DIR")
     if configured:
         return Path(configured)
     return Path(platformdirs.user_data_dir("contacts-etl", appauthor=False)) / "state"
-
-
-def row_codes(source_index: int, lines: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """One integer per row: which source of the run, and which line."""
-    return np.asarray((np.int64(source_index) << LINE_BITS) | lines, dtype=np.int64)
 
 
 def file_digest(path: Path) -> str:
@@ -87,22 +82,6 @@ def run_identity(source_digests: Sequence[str], **settings: Any) -> str:
         {"sources": list(source_digests), **settings}, sort_keys=True, default=str
     )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A row that did not land: its payload as it would be sent, and why."""
-
-    list_name: str
-    run_id: str
-    row_code: int
-    source_file: str
-    source_line: int
-    payload: dict[str, Any]
-    bucket: str
-    error: str
-    http_status: int | None
-    attempts: int
 
 
 @dataclass(frozen=True)
@@ -130,7 +109,7 @@ class RunLedger:
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as error:
             raise SettingError(
-                f"--state-dir {directory}: cannot keep the run ledger there ({error})"
+                f"{directory}: cannot keep the run ledger there ({error})", setting="state_dir"
             ) from None
         self.path = directory / "ledger.sqlite3"
         self._locks: list[BinaryIO] = []
@@ -153,7 +132,9 @@ class RunLedger:
             folder.mkdir(exist_ok=True)
             handle = (folder / f"{run_id}.lock").open("ab")
         except OSError as error:
-            raise SettingError(f"--state-dir {folder}: cannot lock the run ({error})") from None
+            raise SettingError(
+                f"{folder}: cannot lock the run ({error})", setting="state_dir"
+            ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -173,7 +154,7 @@ class RunLedger:
         return cursor.rowcount == 1
 
     def forget(self, run_id: str) -> None:
-        """--restart: drop what the ledger knows of this run (its dead letters stay)."""
+        """A restart: drop what the ledger knows of this run (its dead letters stay)."""
         with self._transaction():
             self._db.execute("DELETE FROM settled WHERE run_id = ?", (run_id,))
 
@@ -279,11 +260,11 @@ class RunLedger:
         known = self._letters_index.get((list_name, run_id, fields))
         if known is not None:
             return known
-        values = ", ".join("json_extract(payload, ?)" for _ in fields)
+        values = ", ".join("json_extract(payload, ?)" for _ in fields)  # letters' payloads
         older = self._db.execute(
             f"SELECT run_id, row_code, {values} FROM dead_letters "
             "WHERE list_name = ? AND run_id != ?",
-            (*(f'$.fields."{name}"' for name in fields), list_name, run_id),
+            (*(field_path(name) for name in fields), list_name, run_id),
         )
         index: dict[tuple[str, ...], list[tuple[str, int]]] = {}
         for run, code, *key in older:

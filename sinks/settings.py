@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contacts_etl.errors import SettingError
+from schemas.errors import SettingError
+from sinks.retry import RetryPolicy
 
 # [practice] (docs/five9-contract.md)
 REGION_BASE_URLS = {
@@ -182,6 +183,15 @@ class Five9Settings(BaseSettings):
         if self.region:
             return f"https://{REGION_SOAP_HOSTS[self.region]}{SOAP_SERVICE_PATH}"
         raise SettingError("set FIVE9_REGION (us, ca, eu, uk, in) or FIVE9_SOAP_URL")
+
+    def retry_policy(self) -> RetryPolicy:
+        """How requests are tried again: the attempts, time and backoff the settings allow."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            max_total_seconds=self.max_retry_seconds,
+            base_seconds=self.backoff_base_seconds,
+            cap_seconds=self.backoff_cap_seconds,
+        )
 
     def rate_limits(self) -> list[tuple[int, float]]:
         """(upload calls, window seconds) pairs Five9 enforces on the chosen path."""

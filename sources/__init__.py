@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .batch import ORIGIN_COLUMNS, RAW_RECORD, READ_FAULT, SOURCE_FILE, SOURCE_LINE, SourceBatch
+from .batch import ORIGIN_COLUMNS, SourceBatch
 from .contact_source import ContactSource
 from .csv_source import CsvSource
 from .discovery import open_sources
@@ -11,10 +11,6 @@ from .parquet_source import ParquetSource
 
 __all__ = [
     "ORIGIN_COLUMNS",
-    "RAW_RECORD",
-    "READ_FAULT",
-    "SOURCE_FILE",
-    "SOURCE_LINE",
     "ContactSource",
     "CsvSource",
     "ParquetSource",

@@ -10,13 +10,10 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from contacts_etl.errors import SourceError
+from schemas.errors import SourceError
+from schemas.fields import INTERNAL_FIELDS
 
-SOURCE_FILE = "source_file"
-SOURCE_LINE = "source_line"
-READ_FAULT = "_read_fault"
-RAW_RECORD = "_raw_record"
-ORIGIN_COLUMNS = (SOURCE_FILE, SOURCE_LINE, READ_FAULT, RAW_RECORD)
+ORIGIN_COLUMNS = INTERNAL_FIELDS  # what a reader adds to each row, after the file's columns
 
 
 @dataclass(frozen=True)

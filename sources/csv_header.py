@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from contacts_etl.errors import SourceError
+from schemas.errors import SourceError
 
 from .batch import check_header
 from .csv_records import MAX_RECORD_BYTES
@@ -76,11 +76,13 @@ def _header_text(raw: bytes, label: str, encoding: str) -> str:
         line = before.count(b"\n") + 1
         column = len(before[before.rfind(b"\n") + 1 :].decode(encoding, errors="replace")) + 1
         utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[:64].count(0) > 8
-        hint = "save it as UTF-8 (it looks like UTF-16)" if utf16 else "try --encoding latin-1"
-        raise SourceError(
+        message = (
             f"{label} line {line} column {column}: the header is not valid UTF-8 "
-            f"(byte 0x{raw[error.start]:02x}); {hint}"
-        ) from None
+            f"(byte 0x{raw[error.start]:02x})"
+        )
+        if utf16:
+            raise SourceError(f"{message}; save it as UTF-8 (it looks like UTF-16)") from None
+        raise SourceError(message, hint=("encoding", "latin-1")) from None
 
 
 def read_layout(handle: BinaryIO, label: str, options: ReadOptions) -> CsvLayout:

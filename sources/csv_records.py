@@ -49,7 +49,7 @@ def _encoding_fault(fields: list[str], encoding: str) -> str | None:
             byte = ord(found.group()) - 0xDC00
             where = f"byte 0x{byte:02x} at column {column}"
             if encoding == "utf-8":
-                return f"not valid UTF-8 ({where}); try --encoding latin-1"
+                return f"not valid UTF-8 ({where}); the file may be latin-1"
             return f"not valid {encoding} ({where})"
     return None
 

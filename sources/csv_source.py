@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from contacts_etl.errors import SourceError
+from schemas.errors import SourceError
 
 from .batch import SourceBatch, split_batches, with_origin
 from .csv_header import read_layout

@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from contacts_etl.errors import SourceError
+from schemas.errors import SourceError
 
 from .contact_source import ContactSource
 from .csv_source import CsvSource

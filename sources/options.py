@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 
-from contacts_etl.errors import SettingError
+from schemas.errors import SettingError
 
 DELIMITER_CANDIDATES = ",;\t|"
 
@@ -20,7 +20,7 @@ def normalise_encoding(name: str) -> str:
     except LookupError:
         canonical = ""
     if canonical not in _ENCODINGS:
-        raise SettingError(f"encoding {name!r} is not supported; use utf-8 or latin-1")
+        raise SettingError(f"{name!r} is not supported; use utf-8 or latin-1", setting="encoding")
     return _ENCODINGS[canonical]
 
 
@@ -39,14 +39,15 @@ class ReadOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoding", normalise_encoding(self.encoding))
-        if self.delimiter in _SPELLED_OUT:  # a shell passes --delimiter '\t' as two characters
+        if self.delimiter in _SPELLED_OUT:  # a shell passes '\t' as two characters
             object.__setattr__(self, "delimiter", _SPELLED_OUT[self.delimiter])
         if self.delimiter is not None and (
             len(self.delimiter) != 1 or self.delimiter in '"\r\n' or ord(self.delimiter) > 127
         ):
             raise SettingError(
-                f"--delimiter {self.delimiter!r} is not usable; give one ASCII character "
-                "other than a quote or a line break (or \\t for a tab)"
+                f"{self.delimiter!r} is not usable; give one ASCII character "
+                "other than a quote or a line break (or \\t for a tab)",
+                setting="delimiter",
             )
         if self.batch_rows < 1:
             raise SettingError(f"batch_rows must be at least 1, not {self.batch_rows}")

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from contacts_etl.errors import SourceError
+from schemas.errors import SourceError
 
 from .batch import SourceBatch, check_header, split_batches, with_origin
 from .options import DEFAULT_OPTIONS, ReadOptions

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contacts_etl.errors import SettingError
+from schemas.errors import SettingError
 from sinks.retry import RetryPolicy, retry_after_seconds
 from sinks.settings import load_settings
 

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from contacts_etl.errors import SettingError
+from schemas.errors import SettingError
 from transforms.instants import NAT, NS_PER_DAY, NS_PER_MINUTE, Int64Array
 from transforms.zones import RowZones, localize_by_zone, wall_time_by_zone
 
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+SETTING = "calling_hours"
 
 
 @dataclass(frozen=True)
@@ -27,19 +30,21 @@ class CallingHours:
     closes: int
 
     @classmethod
-    def parse(cls, text: str, setting: str = "--calling-hours") -> CallingHours:
+    def parse(cls, text: str) -> CallingHours:
         """Read `HH:MM-HH:MM` (opening before closing, same day)."""
         match = _HOURS.match(text)
         if not match:
             raise SettingError(
-                f"{setting} {text!r} is not of the form HH:MM-HH:MM, e.g. 08:00-21:00"
+                f"{text!r} is not of the form HH:MM-HH:MM, e.g. 08:00-21:00", setting=SETTING
             )
         oh, om, ch, cm = (int(part) for part in match.groups())
         if oh > 23 or ch > 24 or om > 59 or cm > 59 or (ch == 24 and cm != 0):
-            raise SettingError(f"{setting} {text!r} has a time that does not exist")
+            raise SettingError(f"{text!r} has a time that does not exist", setting=SETTING)
         opens, closes = oh * 60 + om, ch * 60 + cm
         if opens >= closes:
-            raise SettingError(f"{setting} {text!r} must open before it closes on the same day")
+            raise SettingError(
+                f"{text!r} must open before it closes on the same day", setting=SETTING
+            )
         return cls(opens, closes)
 
     def __str__(self) -> str:

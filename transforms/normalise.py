@@ -16,9 +16,10 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 
-from contacts_etl.errors import SettingError
+from schemas.errors import SettingError
 from schemas.fields import (
     CANONICAL_FIELDS,
+    DEFAULT_KEYS,
     DEFAULT_ZONE,
     GUARD_FIELDS,
     INTERNAL_FIELDS,
@@ -47,7 +48,7 @@ class NormaliseOptions:
     default_zone: str = DEFAULT_ZONE
     calling_hours: CallingHours | None = None
     e164: bool = False
-    keys: tuple[str, ...] = ("number1",)
+    keys: tuple[str, ...] = DEFAULT_KEYS
     load_time: pd.Timestamp | None = None
     """With calling hours: a window open at this moment keeps the permitted stretch still open
     then, not a first one that has already passed."""
@@ -60,15 +61,15 @@ def check_keys(keys: Sequence[str]) -> None:
     """The key fields Five9 matches records on: named, each once, and contact fields (a guard
     time or zone is not one)."""
     if not keys:
-        raise SettingError("--key needs at least one field name")
+        raise SettingError("needs at least one field name", setting="keys")
     for key in keys:
         if not key.strip():
-            raise SettingError("--key needs a field name, not a blank one")
+            raise SettingError("needs a field name, not a blank one", setting="keys")
         if key in (*GUARD_FIELDS, "timezone", *INTERNAL_FIELDS):
-            raise SettingError(f"--key {key!r} is not a contact field Five9 can match on")
+            raise SettingError(f"{key!r} is not a contact field Five9 can match on", setting="keys")
     repeated = sorted({key for key in keys if keys.count(key) > 1})
     if repeated:
-        raise SettingError(f"--key {repeated[0]!r} is given more than once")
+        raise SettingError(f"{repeated[0]!r} is given more than once", setting="keys")
 
 
 @dataclass(frozen=True)

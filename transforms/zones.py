@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from contacts_etl.errors import SettingError
+from schemas.errors import SettingError
 from transforms.instants import NAT, Int64Array
 
 Side = Literal["start", "end"]
@@ -42,11 +42,11 @@ def zone_problem(name: str) -> str | None:
     return None
 
 
-def check_default_zone(name: str, setting: str = "--timezone") -> str:
+def check_default_zone(name: str) -> str:
     """Validate the run's default zone; a bad one is fatal for the run."""
     problem = zone_problem(name.strip())
     if problem:
-        raise SettingError(f"{setting} {name!r} {problem}")
+        raise SettingError(f"{name!r} {problem}", setting="timezone")
     return name.strip()
 
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from contacts_etl.errors import ContactsEtlError
 from contacts_etl.preview import PreviewRequest, run_preview
+from schemas.errors import ContactsEtlError
 from tests.conftest import AS_OF, REPORT_BUCKETS, ROOT
 from tests.corpus.make_corpus import BIG, FILES, corpus, write_corpus
 

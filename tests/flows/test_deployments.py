@@ -24,9 +24,9 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 
-from contacts_etl.errors import SettingError
 from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
 from flows.deployments import build_deployments, read_nightly_loads
+from schemas.errors import SettingError
 from tests.conftest import ROOT
 from tests.prefect_server import PrefectServer, prefect_server_fixture
 from tests.sinks.sink_helpers import generate_contacts, max_in_window

@@ -97,7 +97,7 @@ def test_secret_block_completes_credentials_given_without_their_secret(
 ) -> None:
     from prefect.blocks.system import Secret
 
-    from flows.load_contacts import five9_settings
+    from flows.secrets import five9_settings
 
     Secret(value=SecretStr("from-the-block")).save("five9-test-secret", overwrite=True)
     monkeypatch.setenv("FIVE9_BASE_URL", "http://127.0.0.1:9")
@@ -116,8 +116,8 @@ def test_secret_block_completes_credentials_given_without_their_secret(
 def test_missing_secret_block_is_one_clear_setting_error(
     prefect_server: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from contacts_etl.errors import SettingError
-    from flows.load_contacts import five9_settings
+    from flows.secrets import five9_settings
+    from schemas.errors import SettingError
 
     monkeypatch.setenv("FIVE9_CONSUMER_KEY", "key-only")
     monkeypatch.setenv("FIVE9_SECRET_BLOCK", "no-such-block")

@@ -121,7 +121,7 @@ def test_a_float32_phone_column_is_set_aside_not_sent_with_wrong_digits(tmp_path
     work = tmp_path / "work"
     work.mkdir()
     columns = rejects_columns(["number1", "guard_start", "guard_end"])
-    with TableWriter(rejects, columns, "--rejects", safe=False) as writer:
+    with TableWriter(rejects, columns, "rejects", safe=False) as writer:
         run = ContactPipeline(
             open_sources([str(path)], ReadOptions()),
             ColumnMapping.load(None),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import contacts_etl.load
-from sinks.rest_sink import Five9RestSink
+from sinks.five9_sink import Five9Sink, SinkTotals
 
 
 @pytest.fixture(autouse=True)
@@ -24,26 +24,26 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 class SinkSpy:
-    """The `Five9RestSink` instances `run_load` built, so a test can read their totals."""
+    """The sinks `run_load` delivered through, so a test can read their totals."""
 
     def __init__(self) -> None:
-        self.sinks: list[Five9RestSink] = []
+        self.sinks: list[Five9Sink] = []
 
     @property
-    def last(self) -> Five9RestSink:
-        assert self.sinks, "run_load built no sink"
+    def last(self) -> Five9Sink:
+        assert self.sinks, "run_load delivered through no sink"
         return self.sinks[-1]
 
 
 @pytest.fixture
 def sink_spy(monkeypatch: pytest.MonkeyPatch) -> SinkSpy:
-    """Record every sink `run_load` creates (the real class, unchanged behaviour)."""
+    """Record every sink `run_load` delivers through (the real class, unchanged behaviour)."""
     spy = SinkSpy()
 
-    class RecordedSink(Five9RestSink):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
+    class RecordedSink(Five9Sink):
+        async def deliver(self, *args: Any, **kwargs: Any) -> SinkTotals:
             spy.sinks.append(self)
+            return await super().deliver(*args, **kwargs)
 
-    monkeypatch.setattr(contacts_etl.load, "Five9RestSink", RecordedSink)
+    monkeypatch.setattr(contacts_etl.load, "Five9Sink", RecordedSink)
     return spy

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sinks.ledger import DeadLetter, RunLedger
+from sinks.ledger import RunLedger
+from sinks.letters import DeadLetter
 
 
 def _letter(run_id: str, code: int, number: str, name: str = "Ann") -> DeadLetter:

@@ -16,8 +16,9 @@ import pytest
 
 from contacts_etl.run_report import LoadReport
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
-from sinks.five9_wire import UploadModes, parse_upload_answer
-from sinks.rest_sink import Chunk, Five9RestSink
+from sinks.chunk import Chunk
+from sinks.five9_sink import Five9Sink
+from sinks.rest_format import UploadModes, parse_upload_answer
 from sinks.settings import Five9Settings
 from tests.conftest import SAMPLES
 
@@ -348,8 +349,9 @@ def test_sink_sets_aside_the_row_five9_lists_in_import_troubles(
     def set_aside(chunk: Chunk, rows: pd.Series, bucket: str, reason: pd.Series | str) -> None:
         seen.append((list(rows), bucket, reason))
 
-    async def deliver() -> Five9RestSink:
-        async with Five9RestSink(client_settings(server), "demo", UploadModes(), set_aside) as sink:
+    async def deliver() -> Five9Sink:
+        sink = Five9Sink.for_settings(client_settings(server), "demo", UploadModes(), set_aside)
+        async with sink:
             await sink.deliver([Chunk(0, contacts, originals, np.arange(len(contacts)))])
         return sink
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from contacts_etl.errors import ContactsEtlError, SettingError
 from contacts_etl.load import LoadProgress, LoadRequest, run_load
 from contacts_etl.retry import run_retry
 from contacts_etl.run_report import LoadReport
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
+from schemas.errors import ContactsEtlError, SettingError
 from sinks.ledger import RunLedger
 from tests.conftest import REPORT_BUCKETS, ROOT
 from tests.sinks.sink_helpers import (

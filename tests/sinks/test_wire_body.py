@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sinks.five9_wire import UploadModes, contact_objects, upload_body
+from sinks.rest_format import UploadModes, contact_objects, upload_body
 
 MODES = UploadModes(keys=("number1", "account"))
 

@@ -18,10 +18,10 @@ from zeep import Client
 from zeep.wsdl.bindings.soap import SoapBinding
 
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer
-from sinks.five9_wire import UploadModes
-from sinks.rest_sink import Chunk
-from sinks.soap_sink import Five9SoapSink
-from sinks.soap_wire import BINDING, WSDL_PATH, read_import_result
+from sinks.chunk import Chunk
+from sinks.five9_sink import Five9Sink
+from sinks.rest_format import UploadModes
+from sinks.soap_format import BINDING, WSDL_PATH, read_import_result
 from tests.conftest import SAMPLES
 from tests.sinks.sink_helpers import (
     ExpectedRecord,
@@ -156,13 +156,14 @@ def test_a_partly_refused_import_delivers_the_rest_and_keeps_the_message_as_a_wa
         number=1,
     )
 
-    async def deliver() -> Five9SoapSink:
-        sink = Five9SoapSink(soap_settings(server), "demo", modes, note)
+    async def deliver() -> Five9Sink:
+        sink = Five9Sink.for_settings(soap_settings(server), "demo", modes, note)
         async with sink:
             await sink.deliver([first, second])
         return sink
 
-    totals = asyncio.run(deliver()).totals
+    sink = asyncio.run(deliver())
+    totals = sink.totals
 
     assert (totals.delivered, totals.rejected_by_five9, totals.failed) == (4, 2, 0)
     assert totals.requests == 2  # nothing was sent twice
@@ -176,7 +177,7 @@ def test_a_partly_refused_import_delivers_the_rest_and_keeps_the_message_as_a_wa
             ],
         )
     ]
-    assert totals.warnings == {
+    assert sink.wire.told.warnings == {
         "Field 'segment' does not exist; its column was ignored": 6,
         "There were errors during the upload": 1,
     }

@@ -78,7 +78,7 @@ def test_cli_shows_five9s_warnings_and_where_failed_rows_wait(
         result = load(monkeypatch, soap_env(other), "demo")
     assert result.returncode == 0, result.stderr
     shown = " ".join(result.stdout.split())
-    assert f"Five9 warned on {VALID} rows: Field 'segment' does not exist" in shown
+    assert f"Five9 warned ({VALID}): Field 'segment' does not exist" in shown
 
 
 def test_cli_wrong_password_is_one_line_naming_the_settings(

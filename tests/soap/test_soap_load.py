@@ -17,10 +17,10 @@ import pytest
 from contacts_etl.load import SOAP_WINDOW_NOTE, LoadRequest, run_load
 from contacts_etl.run_report import LoadReport
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer
-from sinks.five9_wire import UploadModes
-from sinks.rest_sink import Chunk
+from sinks.chunk import Chunk
+from sinks.five9_sink import Five9Sink
+from sinks.rest_format import UploadModes
 from sinks.settings import Five9Settings
-from sinks.soap_sink import Five9SoapSink
 from tests.conftest import FIXTURES, SAMPLES
 from tests.sinks.sink_helpers import (
     AS_OF_TS,
@@ -302,8 +302,8 @@ def test_rows_whose_window_closed_before_their_call_are_held_back_as_expired(
     def set_aside(part: Chunk, rows: pd.Series, bucket: str, reason: Any) -> None:
         seen.append((list(rows), bucket))
 
-    async def deliver() -> Five9SoapSink:
-        sink = Five9SoapSink(
+    async def deliver() -> Five9Sink:
+        sink = Five9Sink.for_settings(
             soap_settings(server),
             "demo",
             UploadModes(),

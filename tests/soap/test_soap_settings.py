@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_etl.errors import SettingError
 from flows.rate_limit import limit_decay
+from schemas.errors import SettingError
 from sinks.settings import load_settings
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from contacts_etl.errors import SourceError
+from schemas.errors import SourceError
 from tests.sources.sources_helpers import cells, open_one, read_frame, write
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from contacts_etl.errors import SettingError, SourceError
+from schemas.errors import SettingError, SourceError
 from tests.sources.sources_helpers import cells, open_one, read_frame, write
 
 
@@ -18,7 +18,7 @@ def test_bad_utf8_row_is_faulty_and_the_rest_is_read(tmp_path: Path) -> None:
     assert frame["source_line"].tolist() == [2, 3, 4]
     assert frame["_read_fault"].isna().tolist() == [True, False, True]
     assert frame.loc[1, "_read_fault"] == (
-        "not valid UTF-8 (byte 0xe9 at column 1); try --encoding latin-1"
+        "not valid UTF-8 (byte 0xe9 at column 1); the file may be latin-1"
     )
     assert frame.loc[1, "_raw_record"] == "Jos\ufffd,Le\ufffdn,2"
     assert cells(frame, ["name", "phone"]) == [["Ann", "1"], ["Jos\ufffd", "2"], ["Bob", "3"]]
@@ -136,7 +136,7 @@ def test_unclosed_quote_in_the_header(tmp_path: Path) -> None:
 def test_header_with_bad_utf8_names_line_and_column(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as caught:
         open_one(write(tmp_path / "c.csv", b"name,pr\xe9nom\n1,2\n"))
-    assert str(caught.value) == (
+    assert caught.value.worded({"encoding": "--encoding"}) == (
         f"{tmp_path / 'c.csv'} line 1 column 8: the header is not valid UTF-8 (byte 0xe9); "
         "try --encoding latin-1"
     )
@@ -155,8 +155,9 @@ def test_a_tab_delimiter_as_a_shell_passes_it(tmp_path: Path, typed: str) -> Non
 
 @pytest.mark.parametrize("delimiter", ["ab", '"', "\n"])
 def test_an_unusable_delimiter_is_a_setting_error(tmp_path: Path, delimiter: str) -> None:
-    with pytest.raises(SettingError, match="--delimiter"):
+    with pytest.raises(SettingError, match="is not usable; give one ASCII character") as caught:
         read_frame(write(tmp_path / "c.csv", "a,b\n1,2\n"), delimiter=delimiter)
+    assert caught.value.setting == "delimiter"
 
 
 def test_a_utf16_file_is_told_to_become_utf8(tmp_path: Path) -> None:

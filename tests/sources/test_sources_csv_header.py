@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contacts_etl.errors import SourceError
+from schemas.errors import SourceError
 from sources import CsvSource
 from tests.sources.sources_helpers import cells, open_one, read_frame, write
 

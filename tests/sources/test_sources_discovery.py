@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from contacts_etl.errors import SourceError
+from schemas.errors import SourceError
 from sources import CsvSource, ParquetSource, open_sources
 from tests.sources.sources_helpers import write
 

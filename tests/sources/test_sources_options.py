@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contacts_etl.errors import SettingError
+from schemas.errors import SettingError
 from sources import ReadOptions
 
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from contacts_etl.errors import SourceError
+from schemas.errors import SourceError
 from sources import ORIGIN_COLUMNS
 from tests.sources.sources_helpers import cells, open_one, read_frame, write
 

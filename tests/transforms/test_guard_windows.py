@@ -273,7 +273,11 @@ def test_window_with_no_permitted_minute_is_outside_calling_hours() -> None:
 
 @pytest.mark.parametrize("text", ["8-21", "21:00-08:00", "08:00-25:00", "08:61-09:00"])
 def test_bad_calling_hours_setting_is_refused(text: str) -> None:
-    from contacts_etl.errors import SettingError
+    from schemas.errors import SettingError
 
-    with pytest.raises(SettingError, match="--calling-hours"):
+    with pytest.raises(SettingError) as refused:
         CallingHours.parse(text)
+    assert refused.value.setting == "calling_hours"
+    assert refused.value.worded({"calling_hours": "--calling-hours"}).startswith(
+        f"--calling-hours {text!r} "
+    )

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contacts_etl.errors import SettingError
+from schemas.errors import SettingError
 from transforms.duplicates import KeyCensus, key_hashes, key_values
 from transforms.normalise import NormaliseOptions, census_keys, normalise_batch
 

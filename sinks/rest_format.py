@@ -1,7 +1,7 @@
 """Five9 REST wire details, in one place so a customer's API bundle can correct them.
 
-shared/five9-api.md marks each fact: the token call and whoami are [practice]; the lists path
-and the whole upload call (path, body, answer) are [assumed]. Nothing else in the project
+docs/five9-contract.md marks each fact: the token call and whoami are [practice]; the lists
+path and the whole upload call (path, body, answer) are [assumed]. Nothing else in the project
 knows a Five9 path or JSON field name.
 """
 
@@ -18,8 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.fields import SOURCE_FILE, SOURCE_LINE
+from schemas.fields import DEFAULT_KEYS, SOURCE_FILE, SOURCE_LINE
 from sinks.settings import Five9Settings
+from sinks.wire import ImportTrouble
 from transforms.instants import NS_PER_MINUTE, civil_from_days
 
 TOKEN_PATH = "/oauth2/v1/token"  # [practice]
@@ -46,7 +47,7 @@ def upload_path(domain_id: str, list_id: str) -> str:
 class UploadModes:
     """How Five9 matches and adds records; the meanings of the legacy listUpdateSettings."""
 
-    keys: tuple[str, ...] = ("number1",)
+    keys: tuple[str, ...] = DEFAULT_KEYS
     crm_add_mode: str = "ADD_NEW"
     crm_update_mode: str = "UPDATE_FIRST"
     list_add_mode: str = "ADD_FIRST"
@@ -191,15 +192,6 @@ def _wire_times(instants: pd.Series) -> pa.Array:
     offsets = np.arange(len(ns) + 1, dtype=np.int64) * width
     text = np.ascontiguousarray(text.T)
     return pa.LargeStringArray.from_buffers(len(ns), pa.py_buffer(offsets), pa.py_buffer(text))
-
-
-@dataclass(frozen=True)
-class ImportTrouble:
-    """A row Five9 did not load: its 0-based position in the chunk and Five9's message."""
-
-    position: int
-    kind: str
-    message: str
 
 
 @dataclass(frozen=True)
