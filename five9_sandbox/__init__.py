@@ -1,5 +1,5 @@
-"""A local Five9 stand-in served over real HTTP, as strict as Five9 (five9-api.md 1-4): the REST
-calls and the legacy SOAP AdminWebService.
+"""A local Five9 stand-in served over real HTTP, as strict as Five9 (docs/five9-contract.md):
+the REST calls and the legacy SOAP AdminWebService.
 
 It is the embedded default target of the pipeline and the peer every test talks to on
 loopback. Layout, one concern a module:

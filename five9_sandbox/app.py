@@ -1,5 +1,6 @@
-"""The ASGI application: Five9 REST routes, the legacy SOAP AdminWebService (five9-api.md
-section 3) over the same ``Sandbox`` state, and the ``/_sandbox`` inspection routes."""
+"""The ASGI application: Five9 REST routes, the legacy SOAP AdminWebService (both as
+docs/five9-contract.md describes them) over the same ``Sandbox`` state, and the ``/_sandbox``
+inspection routes."""
 
 from __future__ import annotations
 

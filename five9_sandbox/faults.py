@@ -7,7 +7,7 @@ Order inside one upload request (after authentication, scope and list checks):
 
 1. ``slow_seconds``: the answer (whatever it is) is delayed; consumed first.
 2. ``storm_429``: answered 429 regardless of the rate window; NOT counted against the limit
-   (five9-api.md 1: "a request answered 429 does not use up the budget").
+   (docs/five9-contract.md: a request answered 429 does not use up the budget).
 3. the real sliding-window rate check (429, not counted) -- not a fault, see ``rate_window``.
 4. ``drop_connections`` (before loading, or after it with ``drop_after_load``), then
    ``errors_5xx``: the request has been counted by now (it reached

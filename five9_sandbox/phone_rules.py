@@ -1,4 +1,4 @@
-"""Five9 phone number rules (five9-api.md 2.5, [confirmed]) as the sandbox enforces them.
+"""Five9 phone number rules (docs/five9-contract.md, [confirmed]) as the sandbox enforces them.
 
 Strict where the contract allows: the sandbox expects numbers the pipeline has already
 normalised, so a value must be digits only (no spaces, dashes, dots or brackets):

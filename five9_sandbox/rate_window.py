@@ -1,4 +1,4 @@
-"""Sliding-window log of upload requests per credential (five9-api.md section 1).
+"""Sliding-window log of upload requests per credential (docs/five9-contract.md, limits).
 
 Five9 documents 40 upload requests a minute per credential [confirmed] and answers 429 past
 it. The sandbox is stricter than a leaky bucket that starts full: it keeps the arrival time of

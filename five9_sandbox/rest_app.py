@@ -1,4 +1,4 @@
-"""Five9 REST routes (five9-api.md 2.2-2.4) over a ``Sandbox``.
+"""Five9 REST routes (docs/five9-contract.md, REST) over a ``Sandbox``.
 
 Strict as Five9 or stricter. Facts the contract leaves open, decided here [assumed]:
 

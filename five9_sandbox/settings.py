@@ -1,6 +1,6 @@
 """Settings of one sandbox Five9 domain: its credential, scopes, lists and limits.
 
-Defaults follow five9-api.md section 1 ([confirmed]: 1,000 contacts a request, 40 upload
+Defaults follow docs/five9-contract.md ([confirmed]: 1,000 contacts a request, 40 upload
 requests a minute per credential, scopes ``campaigns:read lists:read lists:write``). The
 window and the limits are settings so tests can scale them down.
 """

@@ -4,7 +4,7 @@ string concatenation).
 Requests are document/literal: the Body holds one element in the Five9 namespace named after
 the operation; its children are unqualified (JAX-WS's default) [assumed]. Answers wrap the
 result in ``<{operation}Response><return>``. Faults are SOAP 1.1 faults whose ``detail`` holds
-one element naming the fault, e.g. ``ImportSizeLimitExceededFault`` (five9-api.md section 3).
+one element naming the fault, e.g. ``ImportSizeLimitExceededFault`` (docs/five9-contract.md).
 """
 
 from __future__ import annotations

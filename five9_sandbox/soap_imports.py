@@ -83,6 +83,11 @@ class SoapDesk:
             self._busy.add(user)
             return True
 
+    def serving(self, user: str) -> bool:
+        """Whether a call of `user` is being served now."""
+        with self._lock:
+            return user in self._busy
+
     def leave(self, user: str) -> None:
         with self._lock:
             self._busy.discard(user)

@@ -10,7 +10,7 @@ What counts against the rate limit (decided here, the contract is silent): only 
 requests that pass authentication (401), scope (403) and the domain/list lookup (404) reach
 the rate check; those admitted by it are counted, whatever their answer later is (200, 400,
 an injected 5xx or a dropped connection). A request answered 429 (by the window or an injected
-storm) is not counted, as five9-api.md section 1 says. Token, whoami and list lookups are
+storm) is not counted, as docs/five9-contract.md says. Token, whoami and list lookups are
 never counted.
 
 The secret key is never logged, echoed or stored in an event.

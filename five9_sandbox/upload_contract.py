@@ -1,4 +1,4 @@
-"""The REST upload body (five9-api.md 2.4) and how strictly the sandbox reads it.
+"""The REST upload body (docs/five9-contract.md, REST) and how strictly the sandbox reads it.
 
 No public document gives this call: its whole shape is [assumed] and lives here, in one place.
 The sandbox refuses with 400 ``{"error", "message"}`` (never FastAPI's 422):

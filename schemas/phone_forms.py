@@ -1,4 +1,4 @@
-"""The number forms Five9 takes (shared/five9-api.md section 2.5), as regular expressions.
+"""The number forms Five9 takes (docs/five9-contract.md, phone numbers), as regular expressions.
 
 Digits are spelled [0-9]: Python's \\d also matches other scripts' digits."""
 

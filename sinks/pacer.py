@@ -2,7 +2,7 @@
 than the limit.
 
 A token bucket that starts full lets twice the limit into the first minute, and Five9 (and the
-sandbox) count a sliding 60-second window (shared/five9-api.md section 1). Spacing every request
+sandbox) count a sliding 60-second window (docs/five9-contract.md, limits). Spacing every request
 `window / limit * (1 + margin)` apart keeps any window of that length to at most `limit`
 requests, with room for network jitter. A 429's `Retry-After` pushes the next slot back.
 """

@@ -54,7 +54,7 @@ class Five9Settings(BaseSettings):
     max_requests: int = Field(default=40, ge=1)
     rate_window_seconds: float = Field(default=60.0, gt=0)
     # A small margin keeps network jitter from packing two requests closer at Five9's clock
-    # than they left ours (shared/five9-api.md section 1).
+    # than they left ours (docs/five9-contract.md, limits).
     rate_margin: float = Field(default=0.02, ge=0, le=1)
     # ... and never less than this much, in seconds, however short the window.
     rate_guard_seconds: float = Field(default=0.25, ge=0)

@@ -343,11 +343,25 @@ class SoapWire:
         return Five9RefusedError(f"Five9 answered HTTP {status} to the SOAP call")
 
     async def _query(self, call: Callable[[], Awaitable[T]]) -> T:
-        """A call of Five9's Query class, kept under its limit (others' calls included)."""
-        while (spent := self._queries.spent()) is not None:
-            await asyncio.sleep(max(spent.until - time.time(), 0.01))
-        self._queries.record(time.time())
-        return await call()
+        """A call of Five9's Query class, kept under its limit (others' calls included).
+        While another call of the user is served (a call of a process that just died may
+        still be), or the Query limit is spent elsewhere, it is made again, for the time
+        allowed a chunk."""
+        tries = Attempts(self._policy)
+        while True:
+            while (spent := self._queries.spent()) is not None:
+                await asyncio.sleep(max(spent.until - time.time(), 0.01))
+            self._queries.record(time.time())
+            try:
+                return await call()
+            except Fault as fault:
+                name = fault_name(fault)
+                if name not in (CONCURRENT, OPERATIONS_LIMIT):
+                    raise
+                wait = tries.again(Kind.BUSY)
+                if wait is None:
+                    raise
+            await asyncio.sleep(wait)
 
     async def _check_list(self) -> None:
         assert self._service is not None

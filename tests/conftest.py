@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
+
+from tests.prefect_server import PrefectServer, prefect_server_fixture
 
 if TYPE_CHECKING:
     from five9_sandbox import Sandbox, SandboxServer
@@ -80,3 +83,29 @@ def sample_rows(tmp_path_factory: pytest.TempPathFactory) -> list[ExpectedRecord
     expected = json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8"))
     assert len(rows) == expected["buckets"]["valid"]
     return rows
+
+
+# One real `prefect server start` for the whole session (its own home and database); under
+# pytest-xdist every test that uses it runs on one worker (see pytest_collection_modifyitems).
+prefect_server = prefect_server_fixture()
+
+
+@pytest.fixture
+def prefect_api(
+    prefect_server: PrefectServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PrefectServer]:
+    """This process's Prefect client, and child processes, talk to the session's server.
+
+    `monkeypatch.setenv` alone is not enough in-process: Prefect read the environment at
+    import. `client_settings()` enters `temporary_settings(PREFECT_API_URL=...)`."""
+    for name, value in prefect_server.env().items():
+        monkeypatch.setenv(name, value)
+    with prefect_server.client_settings():
+        yield prefect_server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests of the session's Prefect server share one xdist worker (and so one server)."""
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("prefect"))

@@ -37,28 +37,10 @@ from tests.prefect_server import (
     HOST,
     PrefectServer,
     PrefectServerError,
-    prefect_server_fixture,
     terminate_process_group,
 )
 
 pytestmark = pytest.mark.slow
-
-prefect_server = prefect_server_fixture()
-
-
-@pytest.fixture
-def prefect_api(
-    prefect_server: PrefectServer, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[PrefectServer]:
-    """This process's Prefect client, and child processes, talk to the test server.
-
-    ``monkeypatch.setenv`` alone is not enough in-process: Prefect read the environment at
-    import. ``client_settings()`` enters ``temporary_settings(PREFECT_API_URL=...)``.
-    """
-    for name, value in prefect_server.env().items():
-        monkeypatch.setenv(name, value)
-    with prefect_server.client_settings():
-        yield prefect_server
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Optional calling-hours policy: narrow each window to its first stretch inside the hours.
 
-shared/guard-time.md step 6: the start moves up to the next opening when it falls outside the
+docs/guard-times.md, calling hours: the start moves up to the next opening when it falls outside the
 hours, the end moves down to the close of that same stretch, in the row's own time zone.
 """
 

@@ -1,6 +1,6 @@
 """Expiry: a window whose end is not later than the moment of the load is not sent.
 
-shared/guard-time.md step 5: such a row was valid data, only too late, so it is counted apart
+docs/guard-times.md, expiry: such a row was valid data, only too late, so it is counted apart
 from invalid rows. A window that began before the load and ends after it is sent unchanged.
 """
 

@@ -1,6 +1,6 @@
 """Guard windows to UTC instants exact to the minute: narrow, never widen.
 
-shared/guard-time.md is the rule book: read each value in its own zone, convert to UTC, round
+docs/guard-times.md is the rule book: read each value in its own zone, convert to UTC, round
 inward (start up, end down), resolve DST gaps and overlaps toward the inside, refuse empty
 windows, then optionally clip to calling hours. Expiry is a separate step (it depends on the
 moment of the load, not on the data).

@@ -1,6 +1,6 @@
 """Read guard-time values in every accepted form into naive or UTC nanoseconds, vectorised.
 
-The accepted forms are exactly those of shared/guard-time.md "Input"; anything else is a
+The accepted forms are exactly those of docs/guard-times.md ("Accepted input"); anything else is a
 fault that names the value. Nothing here knows about time zones beyond fixed offsets.
 """
 

@@ -1,4 +1,4 @@
-"""Phone numbers to the form Five9 accepts (shared/five9-api.md section 2.5), vectorised.
+"""Phone numbers to the form Five9 accepts (docs/five9-contract.md, phone numbers), vectorised.
 
 North American numbers become exactly 10 digits, first digit 2-9; international numbers begin
 with 011 and have 10 to 16 digits. A leading "+" is kept only in domains set to E.164: elsewhere

@@ -1,6 +1,6 @@
 """Time zones per row: which zone applies, and local wall time to UTC the narrowing way.
 
-Daylight-saving rules of shared/guard-time.md "Normalisation" step 3: a local time in a
+Daylight-saving rules of docs/guard-times.md ("From input to minutes"): a local time in a
 spring-forward gap moves a start forward to the end of the gap and an end back to just before
 it; a local time that happens twice gives a start the later instant and an end the earlier.
 """

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
 
@@ -28,20 +27,8 @@ from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
 from flows.deployments import build_deployments, read_nightly_loads
 from schemas.errors import SettingError
 from tests.conftest import ROOT
-from tests.prefect_server import PrefectServer, prefect_server_fixture
+from tests.prefect_server import PrefectServer
 from tests.sinks.sink_helpers import generate_contacts, max_in_window
-
-prefect_server = prefect_server_fixture()
-
-
-@pytest.fixture
-def prefect_api(
-    prefect_server: PrefectServer, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[PrefectServer]:
-    for name, value in prefect_server.env().items():
-        monkeypatch.setenv(name, value)
-    with prefect_server.client_settings():
-        yield prefect_server
 
 
 def write_config(path: Path, entries: list[dict[str, str]]) -> Path:
@@ -206,7 +193,7 @@ def wait_for_runs(client: SyncPrefectClient, ids: list[UUID], timeout: float) ->
 def test_served_runs_of_two_lists_share_the_credentials_rate_limit(
     prefect_api: PrefectServer, tmp_path: Path
 ) -> None:
-    limit, window, rows, chunk = 6, 3.0, 40, 2
+    limit, window, rows, chunk = 6, 3.0, 16, 2
     alpha = generate_contacts(tmp_path / "alpha.csv", rows)
     beta = generate_contacts(tmp_path / "beta.csv", rows, first=3_000_000_000)
     config = write_config(
@@ -250,7 +237,10 @@ def test_served_runs_of_two_lists_share_the_credentials_rate_limit(
                     artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=ids))
                 )
                 summaries = client.read_artifacts(
-                    artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["load-summary"]))
+                    artifact_filter=ArtifactFilter(
+                        flow_run_id=ArtifactFilterFlowRunId(any_=ids),
+                        key=ArtifactFilterKey(any_=["load-summary"]),
+                    )
                 )
         finally:
             os.killpg(serve.pid, signal.SIGTERM)

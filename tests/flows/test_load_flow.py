@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-from prefect.testing.utilities import prefect_test_harness
 from pydantic import SecretStr
 
 from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
 from tests.conftest import REPORT_BUCKETS, SAMPLES
+from tests.flows.flow_helpers import artifact_of
+from tests.prefect_server import PrefectServer
 
 EXPECTED = json.loads((SAMPLES / "expected.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def test_load_flow_delivers_and_posts_summary(
-    prefect_server: None, monkeypatch: pytest.MonkeyPatch
+    prefect_api: PrefectServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.load_contacts import load_contacts
 
@@ -35,26 +27,23 @@ def test_load_flow_delivers_and_posts_summary(
         monkeypatch.setenv("FIVE9_BASE_URL", server.base_url)
         monkeypatch.setenv("FIVE9_CONSUMER_KEY", "sandbox-key")
         monkeypatch.setenv("FIVE9_SECRET_KEY", "sandbox-secret")
-        report = load_contacts([str(SAMPLES / "contacts.csv")], "nightly")
+        state = load_contacts([str(SAMPLES / "contacts.csv")], "nightly", return_state=True)
         stored = sandbox.records("nightly")
+    report = state.result()
     assert isinstance(report, dict)
 
     assert report["rows_read"] == sum(report[b] for b in REPORT_BUCKETS)
     assert report["delivered"] == len(stored) == EXPECTED["buckets"]["valid"]
     assert report["invalid"] == EXPECTED["buckets"]["invalid"]
 
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["load-summary"]))
-        )
-    summary = str(found[0].data)
+    summary = str(artifact_of(state, "load-summary"))
     assert "# Load into 'nightly'" in summary
     assert f"| delivered | {len(stored)} |" in summary
     assert "sandbox-secret" not in summary
 
 
 def test_load_flow_takes_its_secret_from_the_block_and_shows_parquet_rejects(
-    prefect_server: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    prefect_api: PrefectServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from prefect.blocks.system import Secret
 
@@ -68,14 +57,13 @@ def test_load_flow_takes_its_secret_from_the_block_and_shows_parquet_rejects(
         monkeypatch.delenv("FIVE9_SECRET_KEY", raising=False)
         monkeypatch.setenv("FIVE9_SECRET_BLOCK", "five9-flow-secret")
         rejects = tmp_path / "rejects.parquet"
-        report = load_contacts([str(SAMPLES / "contacts.csv")], "nightly", rejects=str(rejects))
+        state = load_contacts(
+            [str(SAMPLES / "contacts.csv")], "nightly", rejects=str(rejects), return_state=True
+        )
+    report = state.result()
     assert isinstance(report, dict), report
     assert report["delivered"] == EXPECTED["buckets"]["valid"]
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["load-rejects"]))
-        )
-    data: Any = found[0].data
+    data: Any = artifact_of(state, "load-rejects")
     table: list[dict[str, str]] = json.loads(data) if isinstance(data, str) else data
     set_aside = EXPECTED["rows"] - EXPECTED["buckets"]["valid"]
     assert len(table) == set_aside
@@ -90,7 +78,7 @@ def test_load_flow_takes_its_secret_from_the_block_and_shows_parquet_rejects(
     ],
 )
 def test_secret_block_completes_credentials_given_without_their_secret(
-    prefect_server: None,
+    prefect_api: PrefectServer,
     monkeypatch: pytest.MonkeyPatch,
     environment: dict[str, str],
     field: str,
@@ -114,7 +102,7 @@ def test_secret_block_completes_credentials_given_without_their_secret(
 
 
 def test_missing_secret_block_is_one_clear_setting_error(
-    prefect_server: None, monkeypatch: pytest.MonkeyPatch
+    prefect_api: PrefectServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.secrets import five9_settings
     from schemas.errors import SettingError
@@ -126,7 +114,7 @@ def test_missing_secret_block_is_one_clear_setting_error(
 
 
 def test_load_flow_over_soap_delivers_and_names_the_window_limit(
-    prefect_server: None, monkeypatch: pytest.MonkeyPatch
+    prefect_api: PrefectServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.load_contacts import load_contacts
     from tests.soap.soap_helpers import soap_env, soap_sandbox
@@ -137,16 +125,13 @@ def test_load_flow_over_soap_delivers_and_names_the_window_limit(
             monkeypatch.delenv(name, raising=False)
         for name, value in soap_env(server).items():
             monkeypatch.setenv(name, value)
-        report = load_contacts([str(SAMPLES / "contacts.csv")], "nightly")
+        state = load_contacts([str(SAMPLES / "contacts.csv")], "nightly", return_state=True)
         stored = sandbox.records("nightly")
+    report = state.result()
     assert isinstance(report, dict)
     assert report["delivered"] == len(stored) == EXPECTED["buckets"]["valid"]
     assert all(record.guard_end == "" for record in stored.values())
 
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["load-summary"]))
-        )
-    summary = "\n".join(str(artifact.data) for artifact in found)
+    summary = str(artifact_of(state, "load-summary"))
     assert "does not enforce the end" in summary
     assert sandbox.settings.password not in summary

@@ -3,54 +3,37 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-from prefect.testing.utilities import prefect_test_harness
 
 from tests.conftest import SAMPLES
+from tests.flows.flow_helpers import artifact_of
+from tests.prefect_server import PrefectServer
 
 EXPECTED = json.loads((SAMPLES / "expected.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    # A temporary Prefect API served over HTTP by a subprocess, with its own database.
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-def artifact(key: str) -> Any:
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
-        )
-    assert found, key
-    return found[0].data
-
-
-def test_preview_flow_posts_summary_and_rejects(prefect_server: None) -> None:
+def test_preview_flow_posts_summary_and_rejects(prefect_api: PrefectServer) -> None:
     from flows.preview_contacts import preview_contacts
 
-    counts = preview_contacts([str(SAMPLES / "contacts.csv")], limit=5)
+    state = preview_contacts([str(SAMPLES / "contacts.csv")], limit=5, return_state=True)
+    counts = state.result()
     assert isinstance(counts, dict), counts
     set_aside = counts["invalid"] + counts["expired"] + counts["duplicate"]
     assert counts["rows_read"] == EXPECTED["rows"]
     assert counts["rows_read"] == counts["valid"] + set_aside
     assert counts["invalid"] == EXPECTED["buckets"]["invalid"]
 
-    summary = str(artifact("preview-summary"))
+    summary = str(artifact_of(state, "preview-summary"))
     assert f"| rows read | {EXPECTED['rows']} |" in summary
     assert f"| invalid | {EXPECTED['buckets']['invalid']} |" in summary
     # The first row of the sample, in UTC and in its own zone.
     assert "2028-02-14T15:30:00Z" in summary
     assert "2028-02-14 10:30 EST" in summary
 
-    rows = artifact("preview-rejects")
+    rows = artifact_of(state, "preview-rejects")
     table = json.loads(rows) if isinstance(rows, str) else rows
     assert len(table) == set_aside
     assert {row["bucket"] for row in table} >= {"invalid", "duplicate"}
@@ -58,7 +41,7 @@ def test_preview_flow_posts_summary_and_rejects(prefect_server: None) -> None:
 
 
 def test_preview_flow_reads_a_given_delimiter_and_dedupes_on_the_given_keys(
-    prefect_server: None, tmp_path: Path
+    prefect_api: PrefectServer, tmp_path: Path
 ) -> None:
     from flows.preview_contacts import preview_contacts
 
@@ -90,7 +73,7 @@ def test_preview_flow_reads_a_given_delimiter_and_dedupes_on_the_given_keys(
     ],
 )
 def test_a_mistake_fails_the_preview_run_with_its_one_line(
-    prefect_server: None, arguments: dict[str, Any], named: str
+    prefect_api: PrefectServer, arguments: dict[str, Any], named: str
 ) -> None:
     from flows.preview_contacts import preview_contacts
 

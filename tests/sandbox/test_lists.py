@@ -1,4 +1,4 @@
-"""List lookup and paging (five9-api.md 2.3)."""
+"""List lookup and paging (docs/five9-contract.md, REST)."""
 
 from __future__ import annotations
 

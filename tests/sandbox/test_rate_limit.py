@@ -1,4 +1,4 @@
-"""The per-credential sliding window over real HTTP (five9-api.md section 1)."""
+"""The per-credential sliding window over real HTTP (docs/five9-contract.md, limits)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sliding-window log itself, at explicit instants (five9-api.md section 1)."""
+"""The sliding-window log itself, at explicit instants (docs/five9-contract.md, limits)."""
 
 from __future__ import annotations
 

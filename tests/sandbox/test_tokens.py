@@ -1,4 +1,4 @@
-"""Tokens, whoami and scopes over real HTTP (five9-api.md 2.2, 2.3)."""
+"""Tokens, whoami and scopes over real HTTP (docs/five9-contract.md, REST)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Uploading contacts (five9-api.md 2.4, 2.5): what is stored, what is refused."""
+"""Uploading contacts (docs/five9-contract.md): what is stored, what is refused."""
 
 from __future__ import annotations
 

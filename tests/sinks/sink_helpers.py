@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import random
 import signal
 import subprocess
 import sys
@@ -196,23 +195,23 @@ def kill_loads_midway(
     env: dict[str, str],
     stored: Callable[[], int],
     attempts: int,
-    seed: int = 20261127,
+    step: int,
 ) -> int:
-    """Start `command` `attempts` times; kill each (SIGKILL) at a random moment after the
-    sandbox stored more records than before it started, so each attempt settles some rows
-    first however slowly the machine starts Python. Returns how many were killed."""
-    rng = random.Random(seed)
+    """Start `command` `attempts` times; kill each (SIGKILL) as soon as the sandbox holds
+    `step`, then 2 x `step`, then 3 x `step` (and round again) more records than before it
+    started: kill points set by what was observed, not by a delay, so each attempt settles some
+    rows first however slowly the machine starts Python, and dies with requests in flight.
+    Returns how many were killed."""
     killed = 0
-    for _ in range(attempts):
-        before = stored()
+    for attempt in range(attempts):
+        target = stored() + step * (1 + attempt % 3)
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         deadline = time.monotonic() + 120
-        while stored() == before and process.poll() is None:
+        while stored() < target and process.poll() is None:
             assert time.monotonic() < deadline, "the load stored nothing within 120 s"
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.5, 2.5))
+            time.sleep(0.02)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from sinks.five9_sink import Five9Sink
 from sinks.rest_format import UploadModes
 from sinks.settings import Five9Settings
 from tests.conftest import FIXTURES, SAMPLES
+from tests.sandbox.soap_helpers import SoapCaller, add_records, by_identifier, numbered_rows
 from tests.sinks.sink_helpers import (
     AS_OF_TS,
     ExpectedRecord,
@@ -232,7 +234,7 @@ def test_five9_warnings_reach_the_report(tmp_path: Path) -> None:
 
 def test_limits_hold_in_both_windows(tmp_path: Path) -> None:
     # 30 calls an "hour" of 3 s binds harder than 20 a "minute" of 2 s: 0.105 s apart
-    sandbox = soap_sandbox(soap_calls_per_hour=30, soap_hour_seconds=3.0)
+    sandbox = soap_sandbox(soap_calls_per_hour=30, soap_hour_seconds=3.0, soap_import_seconds=0.0)
     source = generate_contacts(tmp_path / "contacts.csv", 500)
     with SandboxServer(sandbox) as server:
         settings = soap_settings(server, chunk_size=10)
@@ -356,3 +358,24 @@ def test_a_control_character_sets_its_row_aside_and_the_rest_land(
         "first_name contains the control character U+0001",
         "first_name contains the control character U+000B",
     ]
+
+
+def test_a_call_of_the_user_still_served_is_waited_out_not_fatal(tmp_path: Path) -> None:
+    # A process killed mid-poll leaves its call served at Five9 for a while: a rerun's first
+    # calls meet ConcurrentModificationFault, and wait instead of stopping the run.
+    sandbox = soap_sandbox(soap_import_seconds=1.5)
+    with SandboxServer(sandbox) as server:
+        caller = SoapCaller(server)
+        started = caller.call(add_records("demo", numbered_rows(1, first=3_000_000_000)))
+        identifier = str(started.returned().findtext("identifier"))
+        held = threading.Thread(
+            target=caller.call, args=(by_identifier("isImportRunning", identifier, wait="5"),)
+        )
+        held.start()
+        while not sandbox.soap.serving(sandbox.settings.username):
+            time.sleep(0.01)
+        report = load_samples(server, settings=soap_settings(server))
+        held.join()
+        caller.close()
+    assert (report.delivered, report.failed) == (VALID, 0)
+    assert sandbox.events_of("soap_concurrent_call")

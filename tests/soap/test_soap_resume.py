@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -105,12 +107,13 @@ def test_rerun_right_after_a_run_starts_its_pacer_after_the_last_calls(
 
 
 KILL_POINTS = 4
+KILLED_ROWS = 300  # more than the kill points settle (at most 7 chunks of 20)
 
 
-def test_load_killed_at_random_points_ends_complete_after_reruns(
+def test_load_killed_at_observed_points_ends_complete_after_reruns(
     server: SandboxServer, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    source = generate_contacts(tmp_path / "contacts.csv", 600)
+    source = generate_contacts(tmp_path / "contacts.csv", KILLED_ROWS)
     expected = wanted_calls(preview_rows([source], tmp_path / "would_send.csv"))
     sandbox.set_faults(FaultPlan(slow_seconds=0.2))  # calls in flight at most moments
     env = {
@@ -121,14 +124,16 @@ def test_load_killed_at_random_points_ends_complete_after_reruns(
     }
     report = tmp_path / "report.json"
     command = load_command(source, report)
-    killed = kill_loads_midway(command, env, lambda: len(sandbox.records("demo")), KILL_POINTS)
-    assert killed >= KILL_POINTS - 1
+    killed = kill_loads_midway(
+        command, env, lambda: len(sandbox.records("demo")), KILL_POINTS, step=CHUNK
+    )
+    assert killed == KILL_POINTS
     assert len(stored_calls(sandbox)) < len(expected)
 
     final = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stderr
     result = json.loads(report.read_text())
-    assert result["rows_read"] == sum(result[b] for b in REPORT_BUCKETS) == 600
+    assert result["rows_read"] == sum(result[b] for b in REPORT_BUCKETS) == KILLED_ROWS
     assert result["delivered"] + result["already_delivered"] == len(expected)
     assert result["failed"] == 0
     assert result["already_delivered"] > 0
@@ -136,6 +141,27 @@ def test_load_killed_at_random_points_ends_complete_after_reruns(
     # a contact is written again only when a kill fell between a call and its identifier
     rewritten = [r for r in sandbox.records("demo").values() if r.writes > 1]
     assert len(rewritten) <= killed * CHUNK
+
+
+def open_imports(state: Path) -> int:
+    """Rows of imports the run ledger in `state` keeps unread (0 before it exists)."""
+    path = state / "ledger.sqlite3"
+    if not path.exists():
+        return 0
+    with closing(sqlite3.connect(path, timeout=5)) as db:
+        try:
+            return int(db.execute("SELECT count(*) FROM open_imports").fetchone()[0])
+        except sqlite3.OperationalError:  # the schema is not written yet
+            return 0
+
+
+def until(seen: Callable[[], bool], process: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait for an observed event (a minute at most; a process that ended fails at once)."""
+    deadline = time.monotonic() + 60
+    while not seen():
+        assert process is None or process.poll() is None, "the load ended first"
+        assert time.monotonic() < deadline, "not seen within 60 s"
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("forgotten", [False, True], ids=["result-read", "import-forgotten"])
@@ -146,28 +172,26 @@ def test_a_load_stopped_while_five9_imports_reads_that_result_instead_of_sending
     for that result, so no contact is written twice. Should Five9 no longer know the import,
     its rows are sent again (and every contact still lands)."""
     source = generate_contacts(tmp_path / "contacts.csv", 3 * CHUNK)
-    with SandboxServer(soap_sandbox(soap_import_seconds=2.0)) as slow:
+    state = tmp_path / "state"
+    with SandboxServer(soap_sandbox(soap_import_seconds=1.0)) as slow:
         env = {
             **os.environ,
             **soap_env(slow),
             "FIVE9_CHUNK_SIZE": str(CHUNK),
-            "CONTACTS_STATE_DIR": str(tmp_path / "state"),
+            "CONTACTS_STATE_DIR": str(state),
         }
         report = tmp_path / "report.json"
         command = load_command(source, report)
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 60
-        while not slow.sandbox.soap.import_times():
-            assert time.monotonic() < deadline, "no import within 60 s"
-            time.sleep(0.02)
-        time.sleep(0.5)  # the import runs 2 s: its result is not read yet
+        # killed once the ledger keeps the import Five9 took (it runs 1 s: unread yet)
+        until(lambda: open_imports(state) > 0, process)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         assert slow.sandbox.records("demo") == {}  # still importing when the load died
         if forgotten:
-            time.sleep(2.5)  # the import ends ...
+            until(lambda: bool(slow.sandbox.events_of("soap_import_finished")))  # it ends ...
             slow.sandbox.reset()  # ... and Five9 forgets it, and its records
 
         final = subprocess.run(

@@ -1,4 +1,4 @@
-"""Guard windows: every worked example of shared/guard-time.md, and each rule on its own."""
+"""Guard windows: every worked example of docs/guard-times.md, and each rule on its own."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from transforms.row_faults import RowFaults
 
 DEFAULT = "America/New_York"
 
-# shared/guard-time.md "Worked examples (run default zone America/New_York)", row by row.
+# docs/guard-times.md "Worked examples" (run default zone America/New_York), row by row.
 WORKED_EXAMPLES = [
     ("2026-12-01 09:00", "2026-12-01 17:30", "", "2026-12-01T14:00Z", "2026-12-01T22:30Z"),
     (

@@ -125,7 +125,9 @@ def mutated(draw: st.DrawFn, base: st.SearchStrategy[str]) -> str:
         if not value[at].isdigit():
             return value
         return value[:at] + UNICODE_DIGITS[int(value[at]) % 10] + value[at + 1 :]
-    char = draw(st.sampled_from(list("0123456789 -:T+Zz/.,\x00é")) | st.characters())
+    char = draw(
+        st.sampled_from(list("0123456789 -:T+Zz/.,\x00é")) | st.characters(codec="utf-8")
+    )  # text read from a file: no lone surrogates
     return value[:at] + char + value[at + (action == "replace") :]
 
 

@@ -1,4 +1,4 @@
-"""Phone numbers to Five9's rules (shared/five9-api.md section 2.5)."""
+"""Phone numbers to Five9's rules (docs/five9-contract.md, phone numbers)."""
 
 from __future__ import annotations
 
