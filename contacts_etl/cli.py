@@ -71,8 +71,12 @@ CallingHoursOption = Annotated[
     ),
 ]
 E164Option = Annotated[
-    bool,
-    typer.Option("--e164", envvar="FIVE9_E164", help="The Five9 domain is set to E.164 numbers."),
+    bool | None,
+    typer.Option(
+        "--e164/--no-e164",
+        help="The Five9 domain is set to E.164 numbers (default: FIVE9_E164, as a load reads it).",
+        show_default=False,
+    ),
 ]
 KeyOption = Annotated[
     list[str] | None,
@@ -124,7 +128,7 @@ def preview(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many rows to show.")] = 10,
     calling_hours: CallingHoursOption = None,
-    e164: E164Option = False,
+    e164: E164Option = None,
     key: KeyOption = None,
     delimiter: DelimiterOption = None,
     encoding: EncodingOption = "utf-8",
@@ -133,13 +137,14 @@ def preview(
     """Show what a load would send and set aside, without touching the network."""
     from contacts_etl.console import show_first_rows, show_preview
     from contacts_etl.preview import PreviewRequest, run_preview
+    from sinks.settings import e164_domain
 
     request = PreviewRequest(
         sources=sources,
         mapping=mapping,
         timezone=timezone,
         calling_hours=calling_hours,
-        e164=e164,
+        e164=e164_domain() if e164 is None else e164,
         keys=tuple(key) if key else DEFAULT_KEYS,
         output=output,
         rejects=rejects,

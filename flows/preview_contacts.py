@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from contacts_etl.preview import PreviewRequest, PreviewResult, run_preview
 from flows.parameters import PARAMETER_NAMES, input_fields
 from schemas.errors import ContactsEtlError
 from schemas.fields import DEFAULT_ZONE
+from sinks.settings import e164_domain
 
 REJECTS_SHOWN = 100
 
@@ -63,11 +63,6 @@ def markdown_table(frame: pd.DataFrame) -> list[str]:
     return [header, rule, *body]
 
 
-def _e164_from_environment() -> bool:
-    """FIVE9_E164, read as the command line reads it (the preview needs no credentials)."""
-    return os.environ.get("FIVE9_E164", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 @flow(name="preview-contacts", log_prints=False)
 def preview_contacts(
     sources: list[str],
@@ -94,7 +89,7 @@ def preview_contacts(
         try:
             request = PreviewRequest(
                 **fields,
-                e164=_e164_from_environment() if e164 is None else e164,
+                e164=e164_domain() if e164 is None else e164,
                 output=Path(output) if output else None,
                 limit=limit,
             )

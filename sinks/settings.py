@@ -221,6 +221,25 @@ class _Path(BaseSettings):
     rest_enabled: bool = True
 
 
+class _Numbers(BaseSettings):
+    """Only FIVE9_E164, read the way Five9Settings reads it (environment, then `.env`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FIVE9_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    e164: bool = False
+
+
+def e164_domain() -> bool:
+    """Whether the Five9 domain takes E.164 numbers (FIVE9_E164), as a load reads it: a preview,
+    which needs no credentials, must write numbers as the load would send them."""
+    try:
+        return _Numbers().e164
+    except ValidationError:
+        raise SettingError("FIVE9_E164: not a boolean (true or false)") from None
+
+
 def secret_field() -> str:
     """The setting a secret from elsewhere (a Prefect Secret block) fills: the REST consumer
     secret, or the SOAP user's password when FIVE9_REST_ENABLED is false."""

@@ -212,3 +212,27 @@ def test_a_run_that_stops_leaves_no_empty_rejects_file(command: str, tmp_path: P
     assert "--key 'nope'" in done.stderr
     assert not rejects.exists()  # a header alone would read as "nothing set aside"
     assert "First" not in done.stdout  # no rows shown as valid for a run that cannot be
+
+
+@pytest.mark.parametrize(
+    ("dotenv", "option", "sent"),
+    [
+        ("", (), "011442079460958"),
+        ("FIVE9_E164=true\n", (), "+442079460958"),  # as a load reads the same .env
+        ("FIVE9_E164=true\n", ("--no-e164",), "011442079460958"),
+        ("", ("--e164",), "+442079460958"),
+    ],
+)
+def test_preview_reads_the_e164_setting_as_a_load_does(
+    tmp_path: Path, dotenv: str, option: tuple[str, ...], sent: str
+) -> None:
+    source = tmp_path / "international.csv"
+    source.write_text(
+        "number1,guard_start,guard_end\n+44 20 7946 0958,2030-01-02 09:00,2030-01-02 17:00\n",
+        encoding="utf-8",
+    )
+    (tmp_path / ".env").write_text(dotenv, encoding="utf-8")
+    output = tmp_path / "out.csv"
+    done = run_cli("preview", source, "--output", output, *option, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert pd.read_csv(output, dtype=str)["number1"].tolist() == [sent]
