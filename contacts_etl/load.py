@@ -42,6 +42,7 @@ from sinks.ledger import RunLedger
 from sinks.letters import letters_chunk
 from sinks.rest_format import UploadModes
 from sinks.settings import Five9Settings
+from sinks.wire import DeliveryHooks
 from sources import open_sources
 from transforms.expiry import load_clock
 from transforms.normalise import reject_rows
@@ -221,12 +222,17 @@ class LoadJob:
         """The sink the settings pick; its outcomes reach the ledger and the rejects file."""
         request, state, settings = self.request, self.state, self.settings
         live = not request.dry_run
+        hooks = None
+        if state is not None:
+            # A dry run writes nothing to the ledger, but counts what it knows was spent.
+            known = state.hooks()
+            hooks = known if live else DeliveryHooks(recent_sends=known.recent_sends)
         return Five9Sink.for_settings(
             settings,
             request.list_name,
             UploadModes.of(settings, request.keys),
             self._set_aside,
-            hooks=state.hooks() if state and live else None,
+            hooks=hooks,
             notice=self.progress.notice,
             on_settled=self.progress.settled,
             clock=self.clock,
@@ -270,6 +276,10 @@ class LoadJob:
             self.progress.staged(total)
             if self.request.dry_run:
                 await asyncio.to_thread(self._plan_sending)
+                shortfall = self.sink.wire.shortfall(self.report.requests)
+                if shortfall:
+                    self.report.notes.append(shortfall)
+                    self.progress.notice(shortfall)
                 return
             chunks = chunks_of(
                 self.pipeline.contacts(), self.settings.chunk_size, self.sink.prepare
@@ -304,10 +314,6 @@ class LoadJob:
         report.chunks = math.ceil(self.pipeline.counts.valid / settings.chunk_size)
         report.requests = report.chunks
         report.planned_seconds = round(max(report.requests - 1, 0) * settings.request_interval(), 1)
-        shortfall = self.sink.wire.shortfall(report.requests)
-        if shortfall:
-            report.notes.append(shortfall)
-            self.progress.notice(shortfall)
 
     def _count(self) -> None:
         count_outcomes(

@@ -108,7 +108,7 @@ class Five9Sink:
 
         hooks = hooks or DeliveryHooks()
         wire: Wire = (
-            RestWire(settings, list_name, modes)
+            RestWire(settings, list_name, modes, hooks)
             if settings.rest_enabled
             else SoapWire(settings, list_name, modes, hooks, notice or (lambda _: None))
         )

@@ -64,10 +64,6 @@ class RestWire:
         self._tokens: TokenSource | None = None
         self._upload_path = ""
 
-    def attach(self, hooks: DeliveryHooks) -> None:
-        """Where each request that leaves is recorded."""
-        self._hooks = hooks
-
     async def open(self) -> None:
         """Get a token, find the domain and the list; any refusal stops the run here."""
         settings = self.settings

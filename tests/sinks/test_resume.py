@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from contacts_etl.load import LoadProgress, LoadRequest, run_load
 from contacts_etl.retry import run_retry
 from contacts_etl.run_report import LoadReport
+from contacts_etl.run_state import credential_id
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
 from schemas.errors import ContactsEtlError, SettingError
 from sinks.ledger import RunLedger
@@ -254,7 +255,11 @@ def test_rerun_right_after_a_run_starts_its_pacer_after_the_last_requests(
     server: SandboxServer, sandbox: Sandbox, contacts: Path, tmp_path: Path
 ) -> None:
     state = tmp_path / "state"
-    load(server, contacts, state)
+    first = load(server, contacts, state)
+    ledger = RunLedger(state)
+    sends = ledger.recent_sends(credential_id(client_settings(server)), 60.0)
+    ledger.close()
+    assert len(sends) == first.requests  # the ledger knows when each request left
     other = generate_contacts(tmp_path / "other.csv", ROWS, first=3_000_000_000)
     load(server, other, state)  # same credential, at once: a new run
     assert sandbox.events_of("rate_limited") == []
