@@ -33,9 +33,9 @@ lint: $(TEST_STAMP)
 	$(BIN)/mypy .
 
 # Three workers on two cores: most of the suite waits on real HTTP and real pacing, not the CPU.
-# The tests of the one Prefect server share a worker (xdist_group, see tests/conftest.py).
+# The tests of the one Prefect server share a worker (see tests/conftest.py).
 test: lint
-	$(BIN)/python -m pytest -n 3 --dist loadgroup
+	$(BIN)/python -m pytest -n 3
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

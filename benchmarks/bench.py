@@ -26,6 +26,8 @@ import pandas as pd
 import pyarrow.csv as pa_csv
 from ceiling import measure_ceiling
 from contacts_data import generate
+from pydantic import SecretStr
+from store_overhead import seconds_per_chunk
 
 from contacts_etl.chunking import chunks_of
 from contacts_etl.column_mapping import ColumnMapping
@@ -33,10 +35,14 @@ from contacts_etl.pipeline import ContactPipeline
 from contacts_etl.preview import PreviewRequest, run_preview
 from schemas.fields import DEFAULT_KEYS
 from sinks.rest_format import UploadModes, contact_objects, upload_body
+from sinks.settings import Five9Settings
 from sources import ReadOptions, open_sources
 from transforms.normalise import NormaliseOptions
 
 HERE = Path(__file__).resolve().parent
+sys.path.append(str(HERE.parent))  # the tests' throwaway PostgreSQL cluster
+from tests.postgres_cluster import PostgresCluster  # noqa: E402
+
 AS_OF = pd.Timestamp("2026-11-27T00:00Z")
 
 
@@ -198,6 +204,25 @@ def main() -> None:
                 ceiling.delivered == args.load_rows,
             )
         )
+
+        print("measuring the state store's cost per chunk (SQLite, PostgreSQL) ...", flush=True)
+        interval = Five9Settings(
+            region="us", consumer_key="k", secret_key=SecretStr("s")
+        ).request_interval()
+        with PostgresCluster(Path(tempfile.mkdtemp(prefix="contacts-bench-pg-"))) as cluster:
+            stores = {"SQLite": None, "PostgreSQL": cluster.database()}
+            for name, url in stores.items():
+                cost = seconds_per_chunk(url)
+                figures.append(
+                    Figure(
+                        f"state store ({name}) per 1,000-row chunk",
+                        cost,
+                        "s",
+                        interval,
+                        "<= 0.05x",
+                        cost <= 0.05 * interval,
+                    )
+                )
 
         print(f"generating {args.small:,} and {args.large:,} contacts for memory ...", flush=True)
         small, large = folder / "small.csv", folder / "large.csv"

@@ -30,6 +30,7 @@ OPTION_NAMES = {
     "calling_hours": "--calling-hours",
     "as_of": "--as-of",
     "state_dir": "--state-dir",
+    "state_url": "--state-url",
     "list": "--list",
     "limit": "--limit",
     "report": "--report",
@@ -94,6 +95,17 @@ StateDirOption = Annotated[
         "--state-dir",
         envvar="CONTACTS_STATE_DIR",
         help="Where the run ledger and dead letters live (default: the user's data directory).",
+    ),
+]
+StateUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--state-url",
+        envvar="CONTACTS_STATE_URL",
+        help="Where the run ledger and dead letters live, as a database URL: "
+        "postgresql://user@host/db shares them (and the rate limit) across machines "
+        "(default: the SQLite ledger in --state-dir).",
+        show_envvar=True,
     ),
 ]
 AsOfOption = Annotated[
@@ -196,6 +208,7 @@ def load(
         Path | None, typer.Option("--report", help="Write the run's JSON report here.")
     ] = None,
     state_dir: StateDirOption = None,
+    state_url: StateUrlOption = None,
     restart: Annotated[
         bool,
         typer.Option("--restart", help="Ignore what earlier attempts of this run delivered."),
@@ -227,6 +240,7 @@ def load(
         dry_run=dry_run,
         report=report,
         state_dir=state_dir,
+        state_url=state_url,
         restart=restart,
     )
     console = Console()
@@ -274,6 +288,7 @@ def _load_as_flow(request: LoadRequest, progress: LoadProgress) -> LoadReport:
 def retry(
     list_name: Annotated[str, typer.Option("--list", help="The Five9 list to replay into.")],
     state_dir: StateDirOption = None,
+    state_url: StateUrlOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only count the dead letters; send nothing.")
     ] = False,
@@ -288,6 +303,7 @@ def retry(
         list_name,
         _five9_settings(),
         state_dir,
+        state_url=state_url,
         dry_run=dry_run,
         keys=tuple(key) if key else DEFAULT_KEYS,
     )
@@ -312,6 +328,32 @@ def retry(
         )
     if result.failed:
         raise typer.Exit(1)
+
+
+@app.command("copy-state")
+def copy_state(
+    to: Annotated[
+        str, typer.Option("--to", help="The shared store's URL, e.g. postgresql://user@host/db.")
+    ],
+    state_dir: StateDirOption = None,
+) -> None:
+    """Copy this machine's run ledger (the SQLite one in --state-dir) into a shared state
+    store, so runs it knows resume from any machine that points at that store."""
+    from sinks.ledger import RunLedger, default_state_dir
+    from sinks.state_store import state_url
+
+    folder = state_dir or default_state_dir()
+    source = RunLedger(folder, state_url(None, folder))
+    target = RunLedger(folder, to)
+    try:
+        copied = source.copy_into(target)
+    finally:
+        source.close()
+        target.close()
+    Console().print(
+        "Copied into the shared store: "
+        + ", ".join(f"{rows:,} {table.replace('_', ' ')}" for table, rows in copied.items())
+    )
 
 
 @app.command()

@@ -47,7 +47,8 @@ from sources import open_sources
 from transforms.expiry import load_clock
 from transforms.normalise import reject_rows
 
-SharedLimit = Callable[[Five9Settings], Callable[[], Awaitable[None]]]
+Gate = Callable[[], Awaitable[None]]
+SharedLimit = Callable[[Five9Settings], Gate]
 
 SOAP_WINDOW_NOTE = (
     "Loaded over Five9's legacy SOAP web services (FIVE9_REST_ENABLED=false): each contact "
@@ -60,6 +61,11 @@ SOAP_CALL_TIME_NOTE = (
     "is added: a list attached to a campaign later may be dialled before the call time."
 )
 SANDBOX = "local sandbox"
+PREFECT_GATE_NOTE = (
+    "Runs on other machines share this credential's rate through Prefect's global concurrency "
+    "limit, which reaches about two thirds of Five9's ceiling with two runs at once; point "
+    "every worker at one state store (CONTACTS_STATE_URL) to share the full rate."
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,9 @@ class LoadRequest(RunInputs):
     dry_run: bool = False
     report: Path | None = None
     state_dir: Path | None = None
+    state_url: str | None = None
+    """Where the run's state lives (a database URL); else CONTACTS_STATE_URL, else the SQLite
+    ledger in the state folder."""
     restart: bool = False
 
 
@@ -176,7 +185,7 @@ class LoadJob:
                 )
             else:
                 job.report.target = settings.resolved_base_url()
-                ledger = RunLedger(request.state_dir)
+                ledger = RunLedger(request.state_dir, request.state_url)
                 stack.callback(ledger.close)
                 job.state = RunState.open(
                     ledger, sources, settings, request.list_name, options, mapping.renames,
@@ -236,9 +245,17 @@ class LoadJob:
             notice=self.progress.notice,
             on_settled=self.progress.settled,
             clock=self.clock,
-            not_before=state.pacer_start(settings) if state else None,
-            shared_limit=shared_limit(settings) if shared_limit and live else None,
+            pacer=state.pacer(settings) if state else None,
+            shared_limit=self._prefect_gate(shared_limit) if live else None,
         )
+
+    def _prefect_gate(self, shared_limit: SharedLimit | None) -> Gate | None:
+        """Prefect's shared rate limit, for runs on other machines, only where no state store
+        is shared (a shared store paces every run on the credential itself)."""
+        if shared_limit is None or (self.state is not None and self.state.ledger.shared):
+            return None
+        self.report.notes.append(PREFECT_GATE_NOTE)
+        return shared_limit(self.settings)
 
     def _set_aside(
         self, chunk: Chunk, labels: pd.Series, bucket: Bucket, reason: pd.Series | str

@@ -52,6 +52,7 @@ def run_retry(
     settings: Five9Settings,
     state_dir: Path | None,
     *,
+    state_url: str | None = None,
     dry_run: bool = False,
     keys: tuple[str, ...] = DEFAULT_KEYS,
 ) -> RetryReport:
@@ -62,7 +63,7 @@ def run_retry(
             "SOAP path FIVE9_SOAP_URL) and the credentials (the embedded sandbox keeps no dead "
             "letters)"
         )
-    ledger = RunLedger(state_dir)
+    ledger = RunLedger(state_dir, state_url)
     try:
         letters = ledger.dead_letters(list_name)
         report = RetryReport(list_name, dead_letters=len(letters), dry_run=dry_run)
@@ -113,7 +114,7 @@ async def _replay(
         UploadModes.of(settings, keys),
         set_aside,
         hooks=state.hooks(),
-        not_before=state.pacer_start(settings),
+        pacer=state.pacer(settings),
     )
     async with sink:
         totals = await sink.deliver(_chunks(letters, settings.chunk_size))

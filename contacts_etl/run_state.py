@@ -16,6 +16,7 @@ from schemas.fields import DEFAULT_KEYS, SOURCE_FILE, SOURCE_LINE
 from sinks.chunk import Chunk
 from sinks.ledger import OpenImport, RunLedger, file_digest, run_identity
 from sinks.letters import DeadLetter, payloads
+from sinks.pacer import SharedPacer
 from sinks.settings import Five9Settings
 from sinks.wire import DeliveryHooks
 from sources import ContactSource
@@ -88,11 +89,16 @@ class RunState:
             rejected=self.ledger.settled_codes(self.run_id, "rejected"),
         )
 
-    def pacer_start(self, settings: Five9Settings) -> float | None:
-        """The wall-clock time the next request may leave, given the credential's last ones."""
-        window = max(seconds for _, seconds in settings.rate_limits())
-        recent = self.ledger.recent_sends(self.credential, window)
-        return recent[-1] + settings.request_interval() if recent else None
+    def pacer(self, settings: Five9Settings) -> SharedPacer:
+        """Send slots from the state store: a rerun goes on where the run before it stopped,
+        and runs on the same credential (on any machine that shares the store) share one
+        evenly spaced sequence."""
+        credential = self.credential
+        return SharedPacer(
+            settings.request_interval(),
+            reserve=lambda interval: self.ledger.reserve_slot(credential, interval),
+            hold=lambda seconds: self.ledger.hold_slot(credential, seconds),
+        )
 
     def hooks(self) -> DeliveryHooks:
         """Ledger writes for the sink: chunk outcomes, dead letters, request times."""

@@ -6,7 +6,7 @@ on-demand `preview-contacts`, served by `contacts-etl serve` from a TOML file:
     sources = ["/data/exports/renewals/*.csv"]
     cron = "0 2 * * *"
     timezone = "America/New_York"   # the schedule's zone
-    # optional: mapping, default_zone, calling_hours, keys, delimiter, encoding
+    # optional: mapping, default_zone, calling_hours, keys, delimiter, encoding, state_url
 
 Each list's deployment admits one run at a time (a deployment concurrency limit of 1), so
 two loads of the same list never overlap.
@@ -29,6 +29,7 @@ from flows.load_contacts import load_contacts
 from flows.preview_contacts import preview_contacts
 from schemas.errors import SettingError
 from schemas.fields import DEFAULT_KEYS, DEFAULT_ZONE
+from sinks.state_store import without_password
 from sources import ReadOptions
 from transforms.calling_hours import CallingHours
 from transforms.normalise import check_keys
@@ -51,6 +52,8 @@ class NightlyLoad:
     keys: tuple[str, ...] = DEFAULT_KEYS
     delimiter: str | None = None
     encoding: str = "utf-8"
+    state_url: str | None = None
+    """The state store every worker shares (a database URL), when the entry names one."""
 
     @property
     def deployment_name(self) -> str:
@@ -66,6 +69,7 @@ class NightlyLoad:
             "keys": list(self.keys),
             "delimiter": self.delimiter,
             "encoding": self.encoding,
+            "state_url": self.state_url,
         }
 
 
@@ -78,7 +82,7 @@ def _beside(folder: Path, text: str) -> str:
 
 ENTRY_KEYS = (
     *("list", "sources", "cron", "timezone"),  # required
-    *("mapping", "default_zone", "calling_hours", "keys", "delimiter", "encoding"),
+    *("mapping", "default_zone", "calling_hours", "keys", "delimiter", "encoding", "state_url"),
 )
 
 
@@ -168,6 +172,11 @@ def _nightly_load(entry: dict[str, Any], where: str, folder: Path) -> NightlyLoa
         keys=tuple(keys),
         delimiter=reading.delimiter,
         encoding=reading.encoding,
+        state_url=(
+            None
+            if entry.get("state_url") is None
+            else _checked(where, lambda: without_password(str(entry["state_url"])))
+        ),
     )
 
 

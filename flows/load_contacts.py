@@ -26,6 +26,7 @@ from flows.rate_limit import shared_limit
 from flows.secrets import five9_settings
 from schemas.errors import ContactsEtlError
 from schemas.fields import DEFAULT_ZONE
+from sinks.state_store import without_password
 
 REJECTS_SHOWN = 100
 
@@ -131,6 +132,7 @@ def load_contacts(
     encoding: str = "utf-8",
     state_dir: str | None = None,
     as_of: str | None = None,
+    state_url: str | None = None,
 ) -> dict[str, Any] | State:
     """Load the valid contacts of the sources into the Five9 list; return the run report.
     A fatal problem ends the run Failed with its one-line message (and no traceback)."""
@@ -148,6 +150,7 @@ def load_contacts(
                 restart=restart,
                 e164=five9_settings().e164,
                 state_dir=Path(state_dir) if state_dir else None,
+                state_url=without_password(state_url) if state_url else None,
             )
             result = _load(request)
         except ContactsEtlError as error:

@@ -10,6 +10,7 @@ from typing import Any
 from contacts_etl.inputs import parse_as_of
 from contacts_etl.load import LoadRequest
 from schemas.fields import DEFAULT_KEYS
+from sinks.ledger import default_state_url
 
 # How a flow's parameters name the settings an error may be about (where not by their own).
 PARAMETER_NAMES = {"list": "list_name"}
@@ -59,4 +60,7 @@ def load_parameters(request: LoadRequest) -> dict[str, Any]:
         "encoding": request.encoding,
         "state_dir": str(request.state_dir) if request.state_dir else None,
         "as_of": request.as_of.isoformat() if request.as_of is not None else None,
+        # The environment's store is read where the flow runs; a URL given only here goes
+        # with the run (and must then carry no password: parameters are shown).
+        "state_url": None if request.state_url == default_state_url() else request.state_url,
     }

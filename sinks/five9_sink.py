@@ -17,7 +17,6 @@ each answer.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,7 +25,7 @@ import pandas as pd
 
 from schemas.buckets import Bucket, Tallied, Tally
 from sinks.chunk import Chunk
-from sinks.pacer import Pacer
+from sinks.pacer import Pacer, Pacing
 from sinks.rest_format import UploadModes
 from sinks.retry import Attempts, Kind
 from sinks.settings import Five9Settings
@@ -71,13 +70,13 @@ class Five9Sink:
         on_settled: Callable[[int], None] | None = None,
         clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
         hooks: DeliveryHooks | None = None,
-        not_before: float | None = None,
+        pacer: Pacing | None = None,
         shared_limit: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """`not_before`: a wall-clock time before which no request may leave (a rerun starts
-        its pacer where the run before it stopped). `shared_limit`: awaited before each
-        request's own slot, so runs on other machines that share the credential share one
-        rate limit."""
+        """`pacer`: where send slots come from (the run's own, by default; the state store's,
+        shared by every run on the credential, when the run has one). `shared_limit`: awaited
+        before each request's own slot (Prefect's global concurrency limit, for runs on other
+        machines when no state store is shared)."""
         self.wire = wire
         self.totals = SinkTotals()
         self._set_aside = set_aside
@@ -86,8 +85,7 @@ class Five9Sink:
         self._policy = settings.retry_policy()
         self._hooks = hooks or DeliveryHooks()
         self._shared_limit = shared_limit
-        start = None if not_before is None else time.monotonic() + (not_before - time.time())
-        self._pacer = Pacer(settings.request_interval(), not_before=start)
+        self._pacer = pacer or Pacer(settings.request_interval())
 
     @classmethod
     def for_settings(

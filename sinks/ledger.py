@@ -1,61 +1,49 @@
 """The run ledger: what each run has settled with Five9, kept so a rerun never sends a row twice.
 
 A run's identity is a hash of the sources' content, the list, the target and every setting that
-changes the payload. Each chunk's outcome is written in one SQLite transaction right after
-Five9's 2xx answer and before the next step, so a crash loses at most the chunks in flight
-(which a rerun sends again: Five9 matches them on their keys). Rows are identified by their
-source (its position in the run) and line, so chunk boundaries may differ between attempts.
+changes the payload. Each chunk's outcome is written in one transaction right after Five9 took
+it and before the next step, so a crash loses at most the chunks in flight (which a rerun sends
+again: Five9 matches them on their keys). Rows are identified by their source (its position in
+the run) and line, so chunk boundaries may differ between attempts.
 
-The ledger also keeps when the last upload requests left, per credential, so a rerun right
-after a crash starts its pacer where the crashed run stopped instead of from an empty window,
-and a dead-letter store of rows Five9 rejected or the run gave up on, for `contacts-etl retry`.
+The ledger also keeps when the upload requests left, per credential (the SOAP budgets count
+them), the shared pacer's next free send slot per credential, a dead-letter store of rows Five9
+rejected or the run gave up on (for `contacts-etl retry`), and the SOAP imports whose results
+are not read yet. It lives in a state store (`sinks.state_store`): SQLite on one machine, or
+PostgreSQL shared by every machine that loads.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import platformdirs
+import sqlalchemy as sa
 
 from schemas.errors import SettingError
-from sinks.letters import DeadLetter, field_path
+from sinks.letters import DeadLetter, record_key
+from sinks.state_store import (
+    StateStore,
+    dead_letters,
+    open_imports,
+    pacer_slots,
+    runs,
+    sends,
+    settled,
+    state_url,
+)
 
 # Request times are kept this long: Five9's longest limit (SOAP calls a day), with room.
 SENDS_KEPT_SECONDS = 2 * 86400
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, list_name TEXT NOT NULL, started_at REAL NOT NULL, meta TEXT
-);
-CREATE TABLE IF NOT EXISTS settled (
-    run_id TEXT NOT NULL, row_code INTEGER NOT NULL, status TEXT NOT NULL, chunk INTEGER,
-    at REAL NOT NULL, PRIMARY KEY (run_id, row_code)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sends (credential TEXT NOT NULL, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS sends_by_credential ON sends (credential, at);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    list_name TEXT NOT NULL, run_id TEXT NOT NULL, row_code INTEGER NOT NULL,
-    source_file TEXT NOT NULL, source_line INTEGER NOT NULL, payload TEXT NOT NULL,
-    bucket TEXT NOT NULL, error TEXT NOT NULL, http_status INTEGER, attempts INTEGER NOT NULL,
-    at REAL NOT NULL, PRIMARY KEY (list_name, run_id, row_code)
-);
-CREATE TABLE IF NOT EXISTS open_imports (
-    run_id TEXT NOT NULL, identifier TEXT NOT NULL, chunk INTEGER NOT NULL,
-    position INTEGER NOT NULL, row_code INTEGER NOT NULL, source_file TEXT NOT NULL,
-    source_line INTEGER NOT NULL, payload TEXT NOT NULL, at REAL NOT NULL,
-    PRIMARY KEY (run_id, identifier, position)
-) WITHOUT ROWID;
-"""
 
 
 def default_state_dir() -> Path:
@@ -65,6 +53,11 @@ def default_state_dir() -> Path:
     if configured:
         return Path(configured)
     return Path(platformdirs.user_data_dir("contacts-etl", appauthor=False)) / "state"
+
+
+def default_state_url() -> str | None:
+    """The store every load uses unless told otherwise: CONTACTS_STATE_URL, when set."""
+    return os.environ.get("CONTACTS_STATE_URL") or None
 
 
 def file_digest(path: Path) -> str:
@@ -95,82 +88,74 @@ class OpenImport:
 
 
 class RunLedger:
-    """SQLite in the state directory; every write is its own committed transaction."""
+    """A run ledger in a state store; every write is its own committed transaction."""
 
-    def __init__(self, state_dir: Path | None = None) -> None:
-        directory = state_dir or default_state_dir()
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                directory / "ledger.sqlite3", timeout=30, isolation_level=None
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as error:
-            raise SettingError(
-                f"{directory}: cannot keep the run ledger there ({error})", setting="state_dir"
-            ) from None
-        self.path = directory / "ledger.sqlite3"
-        self._locks: list[BinaryIO] = []
+    def __init__(self, state_dir: Path | None = None, url: str | None = None) -> None:
+        """The store at `url` (else CONTACTS_STATE_URL, else the SQLite ledger in `state_dir`
+        or the default state folder)."""
+        self.state_dir = state_dir or default_state_dir()
+        self.store = StateStore(state_url(url or default_state_url(), self.state_dir))
         self._letters_index: dict[
             tuple[str, str, tuple[str, ...]], dict[tuple[str, ...], list[tuple[str, int]]]
         ] = {}
 
+    @property
+    def shared(self) -> bool:
+        """Whether runs on other machines see this ledger (a PostgreSQL store)."""
+        return self.store.shared
+
     def close(self) -> None:
-        for handle in self._locks:
-            handle.close()  # releases its lock
-        self._locks = []
-        self._db.close()
+        self.store.close()  # releases the run locks too
 
     def lock(self, run_id: str) -> None:
         """Hold the run for this process until `close` (or the process ends, however it ends):
         two attempts of one run at once would each send every row the other has not recorded
-        yet. SettingError when another process holds it."""
-        folder = self.path.parent / "locks"
-        try:
-            folder.mkdir(exist_ok=True)
-            handle = (folder / f"{run_id}.lock").open("ab")
-        except OSError as error:
+        yet. SettingError when another process holds it (on a shared store, on any machine)."""
+        if not self.store.lock(f"run:{run_id}", self.state_dir / "locks"):
+            where = "on a machine that shares this state store" if self.shared else "here"
             raise SettingError(
-                f"{folder}: cannot lock the run ({error})", setting="state_dir"
-            ) from None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise SettingError(
-                f"run {run_id} (the same sources, list and settings) is already under way in "
-                "another process; let it finish, or stop it and run this again"
-            ) from None
-        self._locks.append(handle)
+                f"run {run_id} (the same sources, list and settings) is already under way "
+                f"{where}, in another process; let it finish, or stop it and run this again"
+            )
 
     def begin(self, run_id: str, list_name: str, meta: dict[str, Any]) -> bool:
         """Record the run; True when it is new, False when this is a rerun of it."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?)",
-            (run_id, list_name, time.time(), json.dumps(meta, default=str)),
-        )
-        return cursor.rowcount == 1
+        with self.store.transaction() as db:
+            known = db.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first()
+            if known is not None:
+                return False
+            db.execute(
+                sa.insert(runs).values(
+                    run_id=run_id,
+                    list_name=list_name,
+                    started_at=time.time(),
+                    meta=json.dumps(meta, default=str),
+                )
+            )
+            return True
 
     def forget(self, run_id: str) -> None:
         """A restart: drop what the ledger knows of this run (its dead letters stay)."""
-        with self._transaction():
-            self._db.execute("DELETE FROM settled WHERE run_id = ?", (run_id,))
+        with self.store.transaction() as db:
+            db.execute(sa.delete(settled).where(settled.c.run_id == run_id))
 
     def has_settled(self, run_id: str) -> bool:
         """Whether an attempt of the run has settled any row."""
-        found = self._db.execute(
-            "SELECT 1 FROM settled WHERE run_id = ? LIMIT 1", (run_id,)
-        ).fetchone()
+        with self.store.transaction() as db:
+            found = db.execute(
+                sa.select(settled.c.row_code).where(settled.c.run_id == run_id).limit(1)
+            ).first()
         return found is not None
 
     def settled_codes(self, run_id: str, status: str) -> npt.NDArray[np.int64]:
         """The rows of the run already settled with `status` ('delivered' or 'rejected')."""
-        rows = self._db.execute(
-            "SELECT row_code FROM settled WHERE run_id = ? AND status = ?", (run_id, status)
-        ).fetchall()
-        return np.array([code for (code,) in rows], dtype=np.int64)
+        with self.store.transaction() as db:
+            rows = db.execute(
+                sa.select(settled.c.row_code).where(
+                    settled.c.run_id == run_id, settled.c.status == status
+                )
+            ).scalars()
+            return np.fromiter(rows, dtype=np.int64)
 
     def record_chunk(
         self,
@@ -179,65 +164,115 @@ class RunLedger:
         delivered: Iterable[int],
         rejected: Iterable[int] = (),
     ) -> None:
-        """A chunk's outcome after Five9's 2xx, in one transaction."""
+        """A chunk's outcome after Five9 took it, in one transaction."""
         now = time.time()
-        with self._transaction():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO settled VALUES (?, ?, 'delivered', ?, ?)",
-                ((run_id, int(code), chunk, now) for code in delivered),
-            )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO settled VALUES (?, ?, 'rejected', ?, ?)",
-                ((run_id, int(code), chunk, now) for code in rejected),
-            )
+        rows = [
+            {"run_id": run_id, "row_code": int(code), "status": status, "chunk": chunk, "at": now}
+            for status, codes in (("delivered", delivered), ("rejected", rejected))
+            for code in codes
+        ]
+        if rows:
+            with self.store.transaction() as db:
+                db.execute(self.store.upsert(settled, ["run_id", "row_code"]), rows)
 
     def record_send(self, credential: str, at: float) -> None:
         """An upload request left at wall-clock time `at`."""
-        self._db.execute("INSERT INTO sends VALUES (?, ?)", (credential, at))
+        with self.store.transaction() as db:
+            db.execute(sa.insert(sends).values(credential=credential, at=at))
 
     def recent_sends(self, credential: str, window: float) -> list[float]:
         """Wall-clock times of the credential's upload requests within the last `window` s."""
-        since = time.time() - window
-        self._db.execute("DELETE FROM sends WHERE at < ?", (time.time() - SENDS_KEPT_SECONDS,))
-        rows = self._db.execute(
-            "SELECT at FROM sends WHERE credential = ? AND at >= ? ORDER BY at",
-            (credential, since),
-        ).fetchall()
-        return [at for (at,) in rows]
+        now = time.time()
+        with self.store.transaction() as db:
+            db.execute(sa.delete(sends).where(sends.c.at < now - SENDS_KEPT_SECONDS))
+            found = db.execute(
+                sa.select(sends.c.at)
+                .where(sends.c.credential == credential, sends.c.at >= now - window)
+                .order_by(sends.c.at)
+            ).scalars()
+            return [float(at) for at in found]
+
+    def reserve_slot(self, credential: str, interval: float) -> float:
+        """The shared pacer: reserve the credential's next free send slot (at least
+        `interval` after the one before, on the store's clock, whoever took it) in one atomic
+        statement; the seconds to wait for it."""
+        now = self.store.clock()
+        reserve = self.store.insert(pacer_slots).values(
+            credential=credential, next_at=now + interval
+        )
+        reserve = reserve.on_conflict_do_update(
+            index_elements=["credential"],
+            set_={"next_at": self.store.greatest(now, pacer_slots.c.next_at) + interval},
+        ).returning(pacer_slots.c.next_at - interval - now)
+        with self.store.transaction() as db:
+            wait = db.execute(reserve).scalar_one()
+        return max(float(wait), 0.0)
+
+    def hold_slot(self, credential: str, seconds: float) -> None:
+        """No send slot of the credential before `seconds` from now (Five9 said Retry-After)."""
+        now = self.store.clock()
+        hold = self.store.insert(pacer_slots).values(credential=credential, next_at=now + seconds)
+        hold = hold.on_conflict_do_update(
+            index_elements=["credential"],
+            set_={"next_at": self.store.greatest(now + seconds, pacer_slots.c.next_at)},
+        )
+        with self.store.transaction() as db:
+            db.execute(hold)
 
     def add_dead_letters(self, letters: Iterable[DeadLetter]) -> None:
-        with self._transaction():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        d.list_name, d.run_id, d.row_code, d.source_file, d.source_line,
-                        json.dumps(d.payload), d.bucket, d.error, d.http_status, d.attempts,
-                        time.time(),
-                    )
-                    for d in letters
-                ),
-            )  # fmt: skip
+        now = time.time()
+        rows = [
+            {
+                "list_name": d.list_name,
+                "run_id": d.run_id,
+                "row_code": d.row_code,
+                "source_file": d.source_file,
+                "source_line": d.source_line,
+                "payload": json.dumps(d.payload),
+                "bucket": d.bucket,
+                "error": d.error,
+                "http_status": d.http_status,
+                "attempts": d.attempts,
+                "at": now,
+            }
+            for d in letters
+        ]
+        if rows:
+            with self.store.transaction() as db:
+                db.execute(
+                    self.store.upsert(dead_letters, ["list_name", "run_id", "row_code"]), rows
+                )
 
     def dead_letters(self, list_name: str) -> list[DeadLetter]:
-        rows = self._db.execute(
-            "SELECT list_name, run_id, row_code, source_file, source_line, payload, bucket, "
-            "error, http_status, attempts FROM dead_letters WHERE list_name = ? "
-            "ORDER BY run_id, row_code",
-            (list_name,),
-        ).fetchall()
+        c = dead_letters.c
+        query = (
+            sa.select(
+                c.list_name, c.run_id, c.row_code, c.source_file, c.source_line, c.payload,
+                c.bucket, c.error, c.http_status, c.attempts,
+            )
+            .where(c.list_name == list_name)
+            .order_by(c.run_id, c.row_code)
+        )  # fmt: skip
+        with self.store.transaction() as db:
+            found = db.execute(query).all()
         return [
             DeadLetter(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8], r[9])
-            for r in rows
+            for r in found
         ]
 
     def remove_dead_letters(self, list_name: str, keys: Iterable[tuple[str, int]]) -> None:
         """Rows that landed on a later attempt leave the dead-letter store."""
-        with self._transaction():
-            self._db.executemany(
-                "DELETE FROM dead_letters WHERE list_name = ? AND run_id = ? AND row_code = ?",
-                ((list_name, run_id, int(code)) for run_id, code in keys),
-            )
+        rows = [{"list": list_name, "run": run_id, "code": int(code)} for run_id, code in keys]
+        if not rows:
+            return
+        c = dead_letters.c
+        statement = sa.delete(dead_letters).where(
+            c.list_name == sa.bindparam("list"),
+            c.run_id == sa.bindparam("run"),
+            c.row_code == sa.bindparam("code"),
+        )
+        with self.store.transaction() as db:
+            db.execute(statement, rows)
 
     def drop_superseded(
         self, list_name: str, run_id: str, fields: Sequence[str], keys: Sequence[Sequence[str]]
@@ -260,15 +295,17 @@ class RunLedger:
         known = self._letters_index.get((list_name, run_id, fields))
         if known is not None:
             return known
-        values = ", ".join("json_extract(payload, ?)" for _ in fields)  # letters' payloads
-        older = self._db.execute(
-            f"SELECT run_id, row_code, {values} FROM dead_letters "
-            "WHERE list_name = ? AND run_id != ?",
-            (*(field_path(name) for name in fields), list_name, run_id),
-        )
+        c = dead_letters.c
+        with self.store.transaction() as db:
+            older = db.execute(
+                sa.select(c.run_id, c.row_code, c.payload).where(
+                    c.list_name == list_name, c.run_id != run_id
+                )
+            ).all()
         index: dict[tuple[str, ...], list[tuple[str, int]]] = {}
-        for run, code, *key in older:
-            index.setdefault(tuple(map(str, key)), []).append((run, code))
+        for run, code, payload in older:
+            key = record_key(json.loads(payload), fields)
+            index.setdefault(key, []).append((run, code))
         self._letters_index[(list_name, run_id, fields)] = index
         return index
 
@@ -276,35 +313,46 @@ class RunLedger:
         """An import Five9 took, before its result is read: a rerun reads that result rather
         than sending the rows again."""
         now = time.time()
-        with self._transaction():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO open_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        row.run_id, identifier, chunk, position, row.row_code, row.source_file,
-                        row.source_line, json.dumps(row.payload), now,
-                    )
-                    for position, row in enumerate(rows)
-                ),
-            )  # fmt: skip
+        values = [
+            {
+                "run_id": row.run_id,
+                "identifier": identifier,
+                "chunk": chunk,
+                "position": position,
+                "row_code": row.row_code,
+                "source_file": row.source_file,
+                "source_line": row.source_line,
+                "payload": json.dumps(row.payload),
+                "at": now,
+            }
+            for position, row in enumerate(rows)
+        ]
+        if values:
+            with self.store.transaction() as db:
+                statement = self.store.upsert(open_imports, ["run_id", "identifier", "position"])
+                db.execute(statement, values)
 
     def close_import(self, run_id: str, identifier: str) -> None:
         """The import's result is read and its rows settled (or failed)."""
-        with self._transaction():
-            self._db.execute(
-                "DELETE FROM open_imports WHERE run_id = ? AND identifier = ?",
-                (run_id, identifier),
+        with self.store.transaction() as db:
+            db.execute(
+                sa.delete(open_imports).where(
+                    open_imports.c.run_id == run_id, open_imports.c.identifier == identifier
+                )
             )
 
     def open_imports(self, run_id: str, list_name: str) -> list[OpenImport]:
         """The run's imports whose results an earlier attempt did not read."""
-        rows = self._db.execute(
-            "SELECT identifier, chunk, row_code, source_file, source_line, payload "
-            "FROM open_imports WHERE run_id = ? ORDER BY identifier, position",
-            (run_id,),
-        ).fetchall()
+        c = open_imports.c
+        query = (
+            sa.select(c.identifier, c.chunk, c.row_code, c.source_file, c.source_line, c.payload)
+            .where(c.run_id == run_id)
+            .order_by(c.identifier, c.position)
+        )
+        with self.store.transaction() as db:
+            found = db.execute(query).all()
         imports: dict[str, OpenImport] = {}
-        for identifier, chunk, code, source_file, line, payload in rows:
+        for identifier, chunk, code, source_file, line, payload in found:
             held = imports.setdefault(identifier, OpenImport(identifier, chunk, []))
             held.rows.append(
                 DeadLetter(
@@ -314,16 +362,19 @@ class RunLedger:
             )  # fmt: skip
         return list(imports.values())
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+    def copy_into(self, target: RunLedger) -> dict[str, int]:
+        """Every run, settled row, dead letter, open import and recent request time of this
+        ledger into `target` (rows it already holds are kept); rows copied per table."""
+        copied = {}
+        for table in (runs, settled, dead_letters, open_imports, sends):
+            with self.store.transaction() as db:
+                rows = [dict(row) for row in db.execute(sa.select(table)).mappings()]
+            if rows:
+                keys = [column.name for column in table.primary_key.columns]
+                statement = target.store.insert(table)
+                if keys:
+                    statement = statement.on_conflict_do_nothing(index_elements=keys)
+                with target.store.transaction() as db:
+                    db.execute(statement, rows)
+            copied[table.name] = len(rows)
+        return copied

@@ -50,9 +50,11 @@ def payloads(contacts: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def field_path(name: str) -> str:
-    """Where a payload holds the field `name`, as a JSON path (SQLite's json_extract)."""
-    return f'$.fields."{name}"'
+def record_key(payload: dict[str, Any], fields: Sequence[str]) -> tuple[str, ...]:
+    """The values of a kept row's key `fields` (as text; a blank field is "None", as a
+    missing one was always read)."""
+    values = payload["fields"]
+    return tuple(str(values.get(name)) for name in fields)
 
 
 def letters_frame(letters: Sequence[DeadLetter]) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import settings
 
+from tests.postgres_cluster import PostgresCluster
 from tests.prefect_server import PrefectServer, prefect_server_fixture
 
 if TYPE_CHECKING:
@@ -86,7 +88,8 @@ def sample_rows(tmp_path_factory: pytest.TempPathFactory) -> list[ExpectedRecord
 
 
 # One real `prefect server start` for the whole session (its own home and database); under
-# pytest-xdist every test that uses it runs on one worker (see pytest_collection_modifyitems).
+# pytest-xdist the tests that use it go to one worker (pytest_xdist_make_scheduler), so one
+# server starts.
 prefect_server = prefect_server_fixture()
 
 
@@ -104,8 +107,33 @@ def prefect_api(
         yield prefect_server
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests of the session's Prefect server share one xdist worker (and so one server)."""
-    for item in items:
-        if "prefect_server" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("prefect"))
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A real PostgreSQL server for the session (each xdist worker that needs one starts its
+    own, in about a second)."""
+    with PostgresCluster(Path(tempfile.mkdtemp(prefix="contacts-pg-"))) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def shared_store(postgres: PostgresCluster) -> str:
+    """A new, empty PostgreSQL database: the URL every "machine" of a test shares."""
+    return postgres.database()
+
+
+# The tests that use the session's Prefect server (their files). pytest-xdist 3.8's own
+# grouping (`--dist loadgroup`) does not take hold under pytest 9, so the scheduler groups
+# these files itself.
+PREFECT_TESTS = ("tests/flows/", "tests/test_prefect_server_fixture.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Load scheduling, with every test of the Prefect server in one unit of work."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PrefectOnOneWorker(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return "prefect" if nodeid.startswith(PREFECT_TESTS) else nodeid
+
+    return PrefectOnOneWorker(config, log)

@@ -125,10 +125,14 @@ GOOD_ENTRY = (
         ("[[nightly]]\n" + GOOD_ENTRY + "keys = [5]\n", "keys must be a list"),
         ("[[nightly]]\n" + GOOD_ENTRY + 'delimiter = "ab"\n', "delimiter 'ab'"),
         ("[[nightly]]\n" + GOOD_ENTRY + 'encoding = "utf-16"\n', "encoding 'utf-16'"),
+        (
+            "[[nightly]]\n" + GOOD_ENTRY + 'state_url = "postgresql://etl:s3cret@db/contacts"\n',
+            "state_url must not carry a password",
+        ),
     ],
     ids=[
         *("typo-key", "table", "cron", "hours", "mapping", "sources", "typo-section"),
-        *("keys", "keys-type", "delimiter", "encoding"),
+        *("keys", "keys-type", "delimiter", "encoding", "state-url-password"),
     ],
 )
 def test_a_mistake_in_the_deployments_file_is_one_line_naming_the_entry(
@@ -142,6 +146,15 @@ def test_a_mistake_in_the_deployments_file_is_one_line_naming_the_entry(
     assert named in message
     assert str(config) in message
     assert "\n" not in message
+    assert "s3cret" not in message
+
+
+def test_a_shared_store_reaches_the_nightly_runs_parameters(tmp_path: Path) -> None:
+    config = tmp_path / "deployments.toml"
+    store = "postgresql://etl@db.internal/contacts"
+    config.write_text("[[nightly]]\n" + GOOD_ENTRY + f'state_url = "{store}"\n', encoding="utf-8")
+    (load,) = read_nightly_loads(config)
+    assert load.parameters()["state_url"] == store
 
 
 def test_a_single_source_may_be_written_as_text(tmp_path: Path) -> None:
