@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -131,12 +132,14 @@ def preview(
     mapping: MappingOption = None,
     timezone: TimezoneOption = DEFAULT_ZONE,
     output: Annotated[
-        Path | None,
-        typer.Option("--output", help="Write the contacts that would be sent (.csv/.parquet)."),
+        str | None,
+        typer.Option(
+            "--output", help="Write the contacts that would be sent (.csv/.parquet; path or URL)."
+        ),
     ] = None,
     rejects: Annotated[
-        Path | None,
-        typer.Option("--rejects", help="Write every row set aside, with its reason."),
+        str | None,
+        typer.Option("--rejects", help="Write every row set aside, with its reason (path or URL)."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many rows to show.")] = 10,
     calling_hours: CallingHoursOption = None,
@@ -183,11 +186,12 @@ def preview(
             show_first_rows(rows, limit, console)
             shown.append(not rows.empty)
 
-        result = run_preview(
-            request,
-            on_rows_read=lambda n: progress.advance(task, n),
-            on_first_rows=first_rows,
-        )
+        with _storage_credentials():
+            result = run_preview(
+                request,
+                on_rows_read=lambda n: progress.advance(task, n),
+                on_first_rows=first_rows,
+            )
     show_preview(result, limit, console, first_rows_shown=any(shown))
 
 
@@ -201,11 +205,13 @@ def load(
         bool, typer.Option("--dry-run", help="Do everything but the upload; show the plan.")
     ] = False,
     rejects: Annotated[
-        Path | None,
-        typer.Option("--rejects", help="Write every row not delivered, with its reason."),
+        str | None,
+        typer.Option(
+            "--rejects", help="Write every row not delivered, with its reason (path or URL)."
+        ),
     ] = None,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Write the run's JSON report here.")
+        str | None, typer.Option("--report", help="Write the run's JSON report (path or URL).")
     ] = None,
     state_dir: StateDirOption = None,
     state_url: StateUrlOption = None,
@@ -218,9 +224,17 @@ def load(
     delimiter: DelimiterOption = None,
     encoding: EncodingOption = "utf-8",
     as_of: AsOfOption = None,
+    no_prefect: Annotated[
+        bool,
+        typer.Option(
+            "--no-prefect",
+            help="Run here without Prefect, even when a Prefect API is configured.",
+        ),
+    ] = False,
 ) -> None:
     """Load the valid contacts of SOURCE... into a Five9 list (the local sandbox if no
-    FIVE9_* credentials are set). Exit code 1 when some rows failed to load."""
+    FIVE9_* credentials are set). Runs as the load-contacts flow when a Prefect API is
+    configured (environment, .env or profile). Exit code 1 when some rows failed to load."""
     from contacts_etl.console import LoadDisplay
     from contacts_etl.load import LoadRequest, run_load
 
@@ -245,12 +259,13 @@ def load(
     )
     console = Console()
     with LoadDisplay(Console(stderr=True)) as display:
-        if os.environ.get("PREFECT_API_URL"):
+        if not no_prefect and _prefect_api_configured():
             # A Prefect server is configured: run as the load-contacts flow, so the run shows
             # in the UI and shares the credential's rate limit with every other run.
             result = _load_as_flow(request, display.progress)
         else:
-            result = run_load(request, settings, display.progress)
+            with _storage_credentials():
+                result = run_load(request, settings, display.progress)
     display.show_report(result, console, request.rejects)
     if result.failed:
         raise typer.Exit(1)
@@ -268,17 +283,36 @@ def _five9_settings() -> Five9Settings:
     return load_settings()
 
 
+def _storage_credentials() -> AbstractContextManager[None]:
+    """Object storage credentials from the Secret block CONTACTS_STORAGE_BLOCK names, as the
+    flows read them (when it names one)."""
+    if not os.environ.get("CONTACTS_STORAGE_BLOCK", "").strip():
+        return nullcontext()
+    from flows.secrets import storage_credentials
+    from sources.storage import storage_options
+
+    return storage_options(storage_credentials())
+
+
+def _prefect_api_configured() -> bool:
+    """Whether Prefect has an API to talk to (environment, .env, prefect.toml or profile)."""
+    from flows.prefect_api import api_configured
+
+    return api_configured()
+
+
 def _load_as_flow(request: LoadRequest, progress: LoadProgress) -> LoadReport:
     """Run the load as the load-contacts flow, followed on this display; its report."""
     from contacts_etl.load import followed_by
     from flows.load_contacts import load_contacts
+    from flows.logs import quiet_prefect_console
     from flows.parameters import load_parameters
 
     reports: list[LoadReport] = []
     progress.reported = reports.append
-    with followed_by(progress):
+    with followed_by(progress), quiet_prefect_console():
         state = load_contacts(**load_parameters(request), return_state=True)
-    if state.is_failed() or not reports:
+    if not reports:
         # The flow's message names its parameters (keys, list_name), as the UI shows them.
         raise ContactsEtlError(state.message or "the load-contacts flow run failed")
     return reports[0]
@@ -359,14 +393,34 @@ def copy_state(
 @app.command()
 def serve(
     config: Annotated[
-        Path, typer.Option("--config", help="TOML file of nightly loads, one per list.")
-    ] = Path("deployments.toml"),
+        Path, typer.Option("--config", help="The deployments, as `prefect deploy` reads them.")
+    ] = Path("prefect.yaml"),
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only check the deployments and list them; serve nothing."),
+    ] = False,
 ) -> None:
-    """Register the nightly load-contacts deployments and the on-demand preview with the
-    Prefect server in PREFECT_API_URL, and run their flow runs here until Ctrl-C."""
-    from flows.deployments import serve_deployments
+    """Register the deployments of prefect.yaml (nightly loads, the on-demand preview) with
+    the configured Prefect API and run their flow runs here until Ctrl-C: the one-machine
+    alternative to `prefect deploy` and a worker."""
+    from flows.deployments import read_deployments, serve_deployments
 
-    serve_deployments(config)
+    if not check:
+        serve_deployments(config)
+        return
+    console = Console()
+    for deployment in read_deployments(config):
+        when = "; ".join(_schedule_text(s) for s in deployment.schedules) or "on demand"
+        console.print(f"{deployment.full_name}: {when}", soft_wrap=True)
+    console.print(f"{config}: the deployments are well formed")
+
+
+def _schedule_text(schedule: object) -> str:
+    """`0 2 * * * (America/New_York)` or `every 3600 s (UTC)`."""
+    cron = getattr(schedule, "cron", None)
+    interval = getattr(schedule, "interval", None)
+    what = cron or f"every {interval.total_seconds() if interval else 0:g} s"
+    return f"{what} ({getattr(schedule, 'timezone', None) or 'UTC'})"
 
 
 @app.command()

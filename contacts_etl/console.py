@@ -177,7 +177,9 @@ class LoadDisplay:
             self._progress.advance(self._sending, contacts)
 
     @staticmethod
-    def show_report(report: LoadReport, console: Console, rejects: Path | None = None) -> None:
+    def show_report(
+        report: LoadReport, console: Console, rejects: str | Path | None = None
+    ) -> None:
         """The buckets, the requests, and what the run means for the user."""
         title = f"Load into {report.list_name!r}" + (" (dry run)" if report.dry_run else "")
         table = Table(title=title, title_justify="left")

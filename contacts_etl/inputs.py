@@ -27,7 +27,8 @@ class RunInputs:
     calling_hours: str | None = None
     e164: bool = False
     keys: tuple[str, ...] = DEFAULT_KEYS
-    rejects: Path | None = None
+    rejects: str | Path | None = None
+    """Where rows set aside are written: a local path or a URL of object storage."""
     delimiter: str | None = None
     encoding: str = "utf-8"
     as_of: pd.Timestamp | None = None

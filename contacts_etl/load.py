@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import sys
 import tempfile
@@ -47,6 +48,7 @@ from sources import open_sources
 from transforms.expiry import load_clock
 from transforms.normalise import reject_rows
 
+log = logging.getLogger(__name__)  # counts and reasons only: never a number, a name or a secret
 Gate = Callable[[], Awaitable[None]]
 SharedLimit = Callable[[Five9Settings], Gate]
 
@@ -74,7 +76,8 @@ class LoadRequest(RunInputs):
 
     list_name: str = ""
     dry_run: bool = False
-    report: Path | None = None
+    report: str | Path | None = None
+    """Where the report is written: a local path or a URL of object storage."""
     state_dir: Path | None = None
     state_url: str | None = None
     """Where the run's state lives (a database URL); else CONTACTS_STATE_URL, else the SQLite
@@ -275,10 +278,13 @@ class LoadJob:
             self._count()
             self.report.stopped = str(error) or "interrupted"
             self.report.unsettled = self.report.rows_read - self.report.tally.total()
+            log.info("stopped: %s; %d rows read were not settled", self.report.stopped,
+                     self.report.unsettled)  # fmt: skip
             with contextlib.suppress(SettingError):
                 write_report(self.report, self.request.report)
             raise
         self._count()
+        _log_summary(self.report)
         write_report(self.report, self.request.report)
         return self.report
 
@@ -288,7 +294,16 @@ class LoadJob:
             self.report.notes += self.sink.wire.told.notes
             # The census reads every source once, so a bad file's error stays one line.
             total = await asyncio.to_thread(self.pipeline.census)
+            log.info(
+                "%d rows in %d sources; %s into list %r at %s",
+                total,
+                len(self.pipeline.sources),
+                "planning a load" if self.request.dry_run else "loading",
+                self.request.list_name,
+                self.report.target,
+            )
             for note in self.report.notes:
+                log.info("%s", note)
                 self.progress.notice(note)
             self.progress.staged(total)
             if self.request.dry_run:
@@ -346,6 +361,21 @@ class LoadJob:
     clock: Callable[[], pd.Timestamp]
     pipeline: ContactPipeline
     sink: Five9Sink
+
+
+def _log_summary(report: LoadReport) -> None:
+    """Where the rows went, the requests it took, and Five9's warnings."""
+    buckets = ", ".join(f"{rows:,} {name}" for name, rows in report.buckets().items() if rows)
+    log.info(
+        "%s rows read: %s; %d requests, %d answered 429, %d retries",
+        f"{report.rows_read:,}",
+        buckets or "none",
+        report.requests,
+        report.throttled_429,
+        report.retries,
+    )
+    for warning, count in report.five9_warnings.items():
+        log.info("Five9 warned (%d): %s", count, warning)
 
 
 def _open_imports_note(settled: Tally) -> str:

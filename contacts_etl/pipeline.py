@@ -135,7 +135,7 @@ def contact_columns(sources: list[ContactSource], mapping: ColumnMapping) -> lis
     """The columns of the contacts that would be sent, over all sources, in a stable order."""
     mapped: dict[str, None] = {}
     for source in sources:
-        renames = mapping.resolve(source.columns, str(source.path))
+        renames = mapping.resolve(source.columns, str(source.location))
         for name in source.columns:
             mapped.setdefault(renames.get(name, name), None)
     standard = [name for name in STANDARD_FIELDS if name in mapped]
@@ -179,14 +179,14 @@ class ContactPipeline:
         self._origin_line: list[np.ndarray] = []
         self._held_ends: list[npt.NDArray[np.int64]] = []  # guard_end (UTC ns) of held rows
         self._held_settled: list[npt.NDArray[np.int8]] = []
-        self._file_names = [str(source.path) for source in sources]
-        self._renames = [mapping.resolve(s.columns, str(s.path)) for s in sources]
+        self._file_names = [str(source.location) for source in sources]
+        self._renames = [mapping.resolve(s.columns, str(s.location)) for s in sources]
         for source, renames in zip(sources, self._renames, strict=True):
             mapped = {renames.get(name, name) for name in source.columns}
             missing = [key for key in options.keys if key not in mapped]
             if missing:
                 raise SettingError(
-                    f"{missing[0]!r}: {source.path} has no such column"
+                    f"{missing[0]!r}: {source.location} has no such column"
                     + (" (after the mapping)" if renames else ""),
                     setting="keys",
                 )

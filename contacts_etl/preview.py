@@ -27,7 +27,7 @@ class PreviewRequest(RunInputs):
     """A preview: the run's inputs, where to write the contacts that would be sent, and how
     many rows to show."""
 
-    output: Path | None = None
+    output: str | Path | None = None
     limit: int = 10
 
     def __post_init__(self) -> None:
@@ -43,8 +43,8 @@ class PreviewResult:
     load_time: pd.Timestamp
     default_zone: str
     first_rows: pd.DataFrame
-    output: Path | None = None
-    rejects: Path | None = None
+    output: str | Path | None = None
+    rejects: str | Path | None = None
     sources: list[str] = field(default_factory=list)
 
 
@@ -84,7 +84,7 @@ def first_open_rows(
     if not sources or limit <= 0:
         return pd.DataFrame()
     source = sources[0]
-    renames = mapping.resolve(source.columns, str(source.path))
+    renames = mapping.resolve(source.columns, str(source.location))
     for batch in source.batches():
         frame = batch.frame.head(max(PEEK_ROWS, limit)).reset_index(drop=True)
         normalised = normalise_batch(frame, renames, replace(options, load_time=now))
@@ -147,5 +147,5 @@ def run_preview(
         first_rows=pd.concat(first, ignore_index=True) if first else pd.DataFrame(),
         output=request.output,
         rejects=request.rejects,
-        sources=[str(source.path) for source in sources],
+        sources=[str(source.location) for source in sources],
     )

@@ -4,8 +4,8 @@ it did; written as JSON by the report option and returned by the flow."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,6 +16,7 @@ from schemas.errors import SettingError
 from sinks.five9_sink import SinkTotals
 from sinks.settings import Five9Settings
 from sinks.wire import WireNotes
+from sources.storage import Location, written
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -94,16 +95,18 @@ def count_outcomes(
     report.finished_at = pd.Timestamp.now(tz="UTC").strftime(TIME)
 
 
-def write_report(report: LoadReport, path: Path | None) -> None:
-    """The report as JSON at `path` (when given); a path that cannot be written is fatal."""
-    if path is None:
+def write_report(report: LoadReport, where: str | os.PathLike[str] | None) -> None:
+    """The report as JSON (when asked for), to a local path or a URL of object storage; a
+    place that cannot be written is fatal."""
+    if where is None:
         return
+    location = Location(where)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(report.to_json(), encoding="utf-8")
+        with written(location, "w") as handle:
+            handle.write(report.to_json())
     except OSError as error:
         raise SettingError(
-            f"{path} cannot be written: {error.strerror}", setting="report"
+            f"{where} cannot be written: {error.strerror or error}", setting="report"
         ) from None
 
 

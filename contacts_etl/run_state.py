@@ -14,7 +14,7 @@ import pandas as pd
 from contacts_etl.pipeline import EarlierOutcomes
 from schemas.fields import DEFAULT_KEYS, SOURCE_FILE, SOURCE_LINE
 from sinks.chunk import Chunk
-from sinks.ledger import OpenImport, RunLedger, file_digest, run_identity
+from sinks.ledger import OpenImport, RunLedger, run_identity
 from sinks.letters import DeadLetter, payloads
 from sinks.pacer import SharedPacer
 from sinks.settings import Five9Settings
@@ -55,7 +55,7 @@ class RunState:
     ) -> RunState:
         """Identify the run by its sources' content and payload settings; note it begun."""
         run_id = run_identity(
-            [file_digest(source.path) for source in sources],
+            [source.location.fingerprint() for source in sources],
             list_name=list_name,
             target=settings.resolved_base_url(),
             domain_id=settings.domain_id,
@@ -69,7 +69,7 @@ class RunState:
         ledger.lock(run_id)
         if restart:
             ledger.forget(run_id)
-        begun = ledger.begin(run_id, list_name, {"sources": [str(s.path) for s in sources]})
+        begun = ledger.begin(run_id, list_name, {"sources": [str(s.location) for s in sources]})
         # A rerun resumes only when an earlier attempt settled rows (one refused before a row
         # was sent, for credentials or an unknown list, left nothing to resume).
         resumed = not begun and ledger.has_settled(run_id)

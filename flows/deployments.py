@@ -1,218 +1,247 @@
-"""Deployments: a nightly `load-contacts` per list on a cron in an IANA time zone, and an
-on-demand `preview-contacts`, served by `contacts-etl serve` from a TOML file:
+"""The deployments of `prefect.yaml`, read the way `prefect deploy` reads them, checked before
+the night they run, and served from one process by `contacts-etl serve` (the single-machine
+path: one description of the deployments for both).
 
-    [[nightly]]
-    list = "Nightly Renewals"
-    sources = ["/data/exports/renewals/*.csv"]
-    cron = "0 2 * * *"
-    timezone = "America/New_York"   # the schedule's zone
-    # optional: mapping, default_zone, calling_hours, keys, delimiter, encoding, state_url
-
-Each list's deployment admits one run at a time (a deployment concurrency limit of 1), so
-two loads of the same list never overlap.
+Each deployment names one of this project's flows by its entrypoint, its parameters (checked
+as the flow would check them: a mistyped name, a bad cron, time zone or calling hours, a
+missing mapping file is one line naming the file and the deployment), its schedules (cron or
+interval, each in a time zone), tags, and a concurrency limit (1 per list: two loads of one
+list never overlap). Sources may not exist yet: tonight's export lands later.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from prefect import serve
+import yaml
+from prefect import Flow, serve
 from prefect.deployments.runner import RunnerDeployment
-from prefect.schedules import Cron
+from prefect.exceptions import ParameterTypeError
+from prefect.schedules import Cron, Interval, Schedule
 
 from flows.load_contacts import load_contacts
 from flows.preview_contacts import preview_contacts
 from schemas.errors import SettingError
-from schemas.fields import DEFAULT_KEYS, DEFAULT_ZONE
 from sinks.state_store import without_password
 from sources import ReadOptions
+from sources.storage import is_url
 from transforms.calling_hours import CallingHours
 from transforms.normalise import check_keys
 from transforms.zones import check_default_zone
 
 T = TypeVar("T")
 
+FLOWS: dict[str, Flow[Any, Any]] = {
+    "flows/load_contacts.py:load_contacts": load_contacts,
+    "flows/preview_contacts.py:preview_contacts": preview_contacts,
+}
+# What a deployment of prefect.yaml may hold (Prefect's own keys; `serve` uses the first line).
+DEPLOYMENT_KEYS = frozenset(
+    {"name", "entrypoint", "parameters", "schedules", "concurrency_limit", "tags", "description"}
+    | {"paused", "version", "work_pool", "pull", "build", "push", "enforce_parameter_schema"}
+    | {"triggers", "sla", "version_type", "flow_name", "schedule", "job_variables"}
+)
+SCHEDULE_KEYS = frozenset({"cron", "interval", "timezone", "active", "day_or", "anchor_date"})
+# Parameters naming local files: relative ones are read from prefect.yaml's folder.
+FILE_PARAMETERS = ("mapping", "rejects", "report", "output", "state_dir")
+
 
 @dataclass(frozen=True)
-class NightlyLoad:
-    """One list's nightly load."""
+class Deployment:
+    """One deployment of prefect.yaml, checked."""
 
-    list_name: str
-    sources: list[str]
-    cron: str
-    timezone: str
-    mapping: str | None = None
-    default_zone: str = DEFAULT_ZONE
-    calling_hours: str | None = None
-    keys: tuple[str, ...] = DEFAULT_KEYS
-    delimiter: str | None = None
-    encoding: str = "utf-8"
-    state_url: str | None = None
-    """The state store every worker shares (a database URL), when the entry names one."""
+    name: str
+    flow: Flow[Any, Any]
+    parameters: dict[str, Any]
+    schedules: tuple[Schedule, ...] = ()
+    concurrency_limit: int | None = None
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    paused: bool = False
+    where: str = field(default="", compare=False)
 
     @property
-    def deployment_name(self) -> str:
-        return "nightly-" + re.sub(r"[^a-z0-9]+", "-", self.list_name.lower()).strip("-")
+    def full_name(self) -> str:
+        """`load-contacts/nightly-demo`, as `prefect deployment run` takes it."""
+        return f"{self.flow.name}/{self.name}"
 
-    def parameters(self) -> dict[str, Any]:
-        return {
-            "sources": self.sources,
-            "list_name": self.list_name,
-            "mapping": self.mapping,
-            "timezone": self.default_zone,
-            "calling_hours": self.calling_hours,
-            "keys": list(self.keys),
-            "delimiter": self.delimiter,
-            "encoding": self.encoding,
-            "state_url": self.state_url,
-        }
+    def runner(self) -> RunnerDeployment:
+        """The deployment for `serve` (runs in this process, not on a work pool)."""
+        deployment: RunnerDeployment = self.flow.to_deployment(  # type: ignore[assignment]
+            name=self.name,
+            schedules=list(self.schedules),
+            parameters=self.parameters,
+            concurrency_limit=self.concurrency_limit,
+            tags=list(self.tags),
+            description=self.description,
+            paused=self.paused,
+        )
+        return deployment
+
+
+def read_deployments(path: Path) -> list[Deployment]:
+    """The deployments of a prefect.yaml, checked; relative sources and files are taken from
+    the file's folder (where `prefect deploy` runs and the worker's flows start)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingError(f"deployments file {path} does not exist") from None
+    except yaml.YAMLError as error:
+        reason = " ".join(str(error).split())
+        raise SettingError(f"deployments file {path} is not valid YAML: {reason}") from None
+    entries = data.get("deployments") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise SettingError(f"{path}: no `deployments:` list (see prefect.yaml in the project)")
+    folder = path.resolve().parent
+    deployments = [
+        _deployment(entry, f"{path} deployment #{n}", folder)
+        for n, entry in enumerate(entries, start=1)
+    ]
+    names = [deployment.full_name for deployment in deployments]
+    for name in names:
+        if names.count(name) > 1:
+            raise SettingError(f"{path}: two deployments are named {name!r}")
+    return deployments
+
+
+def _deployment(entry: object, where: str, folder: Path) -> Deployment:
+    if not isinstance(entry, dict):
+        raise SettingError(f"{where}: each deployment is a mapping of keys")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise SettingError(f"{where}: missing name")
+    where = f"{where} ({name})"
+    unknown = sorted(set(entry) - DEPLOYMENT_KEYS)
+    if unknown:
+        raise SettingError(f"{where}: unknown key {unknown[0]!r}")
+    flow = FLOWS.get(str(entry.get("entrypoint")))
+    if flow is None:
+        raise SettingError(
+            f"{where}: entrypoint {entry.get('entrypoint')!r} is none of {', '.join(FLOWS)}"
+        )
+    parameters = entry.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise SettingError(f"{where}: parameters must be a mapping of names to values")
+    tags = entry.get("tags") or []
+    limit = entry.get("concurrency_limit")
+    if isinstance(limit, dict):
+        limit = limit.get("limit")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise SettingError(f"{where}: concurrency_limit must be a whole number of runs")
+    return Deployment(
+        name=name,
+        flow=flow,
+        parameters=_parameters(flow, parameters, where, folder),
+        schedules=tuple(_schedule(item, where) for item in entry.get("schedules") or []),
+        concurrency_limit=limit,
+        tags=tuple(str(tag) for tag in (tags if isinstance(tags, list) else [tags])),
+        description=entry.get("description"),
+        paused=bool(entry.get("paused", False)),
+        where=where,
+    )
+
+
+def _schedule(item: object, where: str) -> Schedule:
+    if not isinstance(item, dict):
+        raise SettingError(f"{where}: each schedule is a mapping (cron: ..., timezone: ...)")
+    unknown = sorted(set(item) - SCHEDULE_KEYS)
+    if unknown:
+        raise SettingError(f"{where}: schedule key {unknown[0]!r} is not one serve takes")
+    zone = str(item.get("timezone", "UTC"))
+    timezone = _checked(where, lambda: check_default_zone(zone), {"timezone": "schedule timezone"})
+    active = bool(item.get("active", True))
+    if "cron" in item:
+        cron = str(item["cron"])
+        if len(cron.split()) != 5:
+            raise SettingError(f"{where}: cron {cron!r} needs 5 fields")
+        try:
+            day_or = bool(item.get("day_or", True))
+            return Cron(cron, timezone=timezone, day_or=day_or, active=active)
+        except ValueError:
+            raise SettingError(f"{where}: cron {cron!r} is not a valid schedule") from None
+    if "interval" in item:
+        seconds = item["interval"]
+        if not isinstance(seconds, int | float) or seconds <= 0:
+            raise SettingError(f"{where}: interval must be a number of seconds, not {seconds!r}")
+        return Interval(timedelta(seconds=seconds), timezone=timezone, active=active)
+    raise SettingError(f"{where}: a schedule needs a cron or an interval")
+
+
+def _parameters(
+    flow: Flow[Any, Any], given: dict[str, Any], where: str, folder: Path
+) -> dict[str, Any]:
+    """The parameters, checked as the flow will check them; relative files made absolute."""
+    known = list(flow.parameters.properties)
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise SettingError(
+            f"{where}: {flow.name} has no parameter {unknown[0]!r} (it takes {', '.join(known)})"
+        )
+    missing = [name for name in flow.parameters.required or [] if name not in given]
+    if missing:
+        raise SettingError(f"{where}: parameters need {', '.join(missing)}")
+    try:
+        flow.validate_parameters(given)  # the types the UI form and the run enforce
+    except ParameterTypeError as error:
+        raise SettingError(f"{where}: {' '.join(str(error).split())}") from None
+    parameters = dict(given)
+    sources = parameters["sources"]
+    if flow is load_contacts and not sources:
+        raise SettingError(f"{where}: sources must name at least one file, folder, glob or URL")
+    parameters["sources"] = [_beside(folder, source) for source in sources]
+    for name in FILE_PARAMETERS:
+        if parameters.get(name):
+            parameters[name] = _beside(folder, str(parameters[name]))
+    mapping = parameters.get("mapping")
+    if mapping and not Path(mapping).is_file():
+        raise SettingError(f"{where}: mapping file {mapping} does not exist")
+    if parameters.get("timezone") is not None:
+        _checked(where, lambda: check_default_zone(str(parameters["timezone"])))
+    if parameters.get("calling_hours") is not None:
+        _checked(where, lambda: CallingHours.parse(str(parameters["calling_hours"])))
+    keys = parameters.get("keys")
+    if keys is not None:
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise SettingError(f"{where}: keys must be a list of field names")
+        _checked(where, lambda: check_keys(keys))
+    reading = _checked(
+        where,
+        lambda: ReadOptions(
+            delimiter=parameters.get("delimiter"),
+            encoding=str(parameters.get("encoding", "utf-8")),
+        ),
+    )
+    if "encoding" in parameters:
+        parameters["encoding"] = reading.encoding
+    if parameters.get("state_url"):
+        _checked(where, lambda: without_password(str(parameters["state_url"])))
+    return parameters
 
 
 def _beside(folder: Path, text: str) -> str:
-    """A file, folder or glob pattern named in a deployments file: relative ones are read from
-    the file's own folder (not from wherever `serve` was started)."""
+    """A local file, folder or glob named in prefect.yaml, relative to the file's folder (not
+    to wherever `serve` was started); a URL as it is."""
+    if is_url(text):
+        return text
     named = Path(text).expanduser()
     return str(named if named.is_absolute() else folder / named)
 
 
-ENTRY_KEYS = (
-    *("list", "sources", "cron", "timezone"),  # required
-    *("mapping", "default_zone", "calling_hours", "keys", "delimiter", "encoding", "state_url"),
-)
-
-
-def read_nightly_loads(path: Path) -> list[NightlyLoad]:
-    """The [[nightly]] entries of a deployments file, checked as far as they can be before
-    02:00 (a mistyped key, a bad cron or calling hours, a missing mapping file: one line
-    naming the file and the entry); relative sources and mapping files are taken from the
-    deployments file's folder. Sources may not exist yet: tonight's export lands later."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingError(f"deployments file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
-        raise SettingError(f"deployments file {path} is not valid TOML: {error}") from None
-    unknown = sorted(set(data) - {"nightly"})
-    if unknown:
-        raise SettingError(f"{path}: unknown section {unknown[0]!r} (only [[nightly]] entries)")
-    entries = data.get("nightly", [])
-    if not isinstance(entries, list):
-        raise SettingError(
-            f"{path}: write each load as [[nightly]] (a list of tables), not [nightly]"
-        )
-    loads = [_nightly_load(entry, f"{path} [[nightly]] #{n}", path.resolve().parent)
-             for n, entry in enumerate(entries, start=1)]  # fmt: skip
-    names = [load.deployment_name for load in loads]
-    if len(set(names)) != len(names):
-        raise SettingError(f"{path}: two [[nightly]] entries load the same list")
-    return loads
-
-
-def _nightly_load(entry: dict[str, Any], where: str, folder: Path) -> NightlyLoad:
-    """One [[nightly]] entry, checked."""
-    unknown = sorted(set(entry) - set(ENTRY_KEYS))
-    if unknown:
-        raise SettingError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(ENTRY_KEYS)})")
-    missing = [key for key in ENTRY_KEYS[:4] if key not in entry]
-    if missing:
-        raise SettingError(f"{where}: missing {', '.join(missing)}")
-    sources = entry["sources"]
-    sources = [sources] if isinstance(sources, str) else sources
-    if (
-        not isinstance(sources, list)
-        or not sources
-        or not all(isinstance(s, str) and s.strip() for s in sources)
-    ):
-        raise SettingError(f"{where}: sources must be a list of files, folders or globs")
-    cron, timezone = str(entry["cron"]), str(entry["timezone"])
-    if len(cron.split()) != 5:
-        raise SettingError(f"{where}: cron {cron!r} needs 5 fields")
-    timezone = _checked(where, lambda: check_default_zone(timezone))
-    try:
-        Cron(cron, timezone=timezone)
-    except ValueError:
-        raise SettingError(f"{where}: cron {cron!r} is not a valid schedule") from None
-    mapping = entry.get("mapping")
-    if mapping is not None:
-        mapping = _beside(folder, str(mapping))
-        if not Path(mapping).is_file():
-            raise SettingError(f"{where}: mapping file {mapping} does not exist")
-    hours = entry.get("calling_hours")
-    if hours is not None:
-        _checked(where, lambda: CallingHours.parse(str(hours)))
-    keys = entry.get("keys", list(DEFAULT_KEYS))
-    keys = [keys] if isinstance(keys, str) else keys
-    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-        raise SettingError(f"{where}: keys must be a list of field names")
-    _checked(where, lambda: check_keys(keys))
-    reading = _checked(
-        where,
-        lambda: ReadOptions(
-            delimiter=None if entry.get("delimiter") is None else str(entry["delimiter"]),
-            encoding=str(entry.get("encoding", "utf-8")),
-        ),
-    )
-    return NightlyLoad(
-        list_name=str(entry["list"]),
-        sources=[_beside(folder, s) for s in sources],
-        cron=cron,
-        timezone=timezone,
-        mapping=mapping,
-        default_zone=_checked(
-            where,
-            lambda: check_default_zone(str(entry.get("default_zone", DEFAULT_ZONE))),
-            {"timezone": "default_zone"},
-        ),
-        calling_hours=None if hours is None else str(hours),
-        keys=tuple(keys),
-        delimiter=reading.delimiter,
-        encoding=reading.encoding,
-        state_url=(
-            None
-            if entry.get("state_url") is None
-            else _checked(where, lambda: without_password(str(entry["state_url"])))
-        ),
-    )
-
-
 def _checked(where: str, check: Callable[[], T], names: dict[str, str] | None = None) -> T:
-    """A check of one entry's values; its error names the entry, and each setting by the
-    entry's key for it (`names`, where it is not the setting's own name)."""
+    """A check of one deployment's values; its error names the deployment, and each setting
+    by the parameter's name for it (`names`, where it is not the setting's own name)."""
     try:
         return check()
     except SettingError as error:
         raise SettingError(f"{where}: {error.worded(names)}") from None
 
 
-def build_deployments(loads: list[NightlyLoad]) -> list[RunnerDeployment]:
-    """The nightly load deployments and the on-demand preview."""
-    deployments: list[RunnerDeployment] = [
-        load_contacts.to_deployment(  # type: ignore[misc]
-            name=load.deployment_name,
-            schedule=Cron(load.cron, timezone=load.timezone),
-            parameters=load.parameters(),
-            concurrency_limit=1,
-            tags=["five9", f"list:{load.list_name}"],
-            description=f"Nightly load into Five9 list {load.list_name!r}",
-        )
-        for load in loads
-    ]
-    deployments.append(
-        preview_contacts.to_deployment(  # type: ignore[arg-type]
-            name="on-demand",
-            parameters={"sources": []},
-            tags=["five9", "preview"],
-            description="Preview what a load would send; pass sources when you run it",
-        )
-    )
-    return deployments
-
-
 def serve_deployments(path: Path) -> None:
-    """Register the deployments and run their flow runs here until stopped."""
-    serve(*build_deployments(read_nightly_loads(path)), print_starting_message=True)
+    """Register the deployments with the Prefect API and run their flow runs here until
+    stopped."""
+    deployments = read_deployments(path)
+    serve(*[deployment.runner() for deployment in deployments], print_starting_message=True)

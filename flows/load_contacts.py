@@ -1,91 +1,52 @@
-"""The `load-contacts` flow: sources into a Five9 list, sharing one rate limit per credential,
-with a progress artifact while it runs and a summary and rejects table when it ends."""
+"""The `load-contacts` flow: sources into a Five9 list, with the run's progress, summary and
+rejected rows as artifacts of its list, and the pipeline's log lines in the run's log. A load
+that gave up on rows ends Failed (so automations and notifications fire); a fatal problem ends
+Failed with its one line."""
 
 from __future__ import annotations
 
 import tempfile
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from uuid import UUID
+from typing import Any, Literal
 
 from prefect import flow
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
 from prefect.client.schemas.objects import State
+from prefect.runtime import flow_run
 from prefect.states import Failed
 
 from contacts_etl.load import LoadProgress, LoadRequest, follower, run_load
-from contacts_etl.outputs import first_rows_of
 from contacts_etl.run_report import LoadReport
+from flows.artifacts import ProgressArtifact, post_rejects, post_stopped, post_summary
+from flows.logs import run_logs
 from flows.parameters import PARAMETER_NAMES, input_fields
 from flows.rate_limit import shared_limit
-from flows.secrets import five9_settings
+from flows.secrets import five9_settings, storage_credentials
 from schemas.errors import ContactsEtlError
 from schemas.fields import DEFAULT_ZONE
 from sinks.state_store import without_password
-
-REJECTS_SHOWN = 100
-
-
-def summary_markdown(report: LoadReport) -> str:
-    """The buckets, the requests, the rate achieved and the time taken, for the Prefect UI."""
-    lines = [
-        f"# Load into {report.list_name!r}" + (" (dry run)" if report.dry_run else ""),
-        "",
-        f"Target: {report.target}. Rate limit: {report.rate_limit}.  ",
-        f"Started {report.started_at}, finished {report.finished_at}.",
-        "",
-        "| bucket | rows |",
-        "|---|---:|",
-        f"| rows read | {report.rows_read:,} |",
-        *(f"| {bucket} | {count:,} |" for bucket, count in report.buckets().items()),
-        "",
-        f"Requests: {report.requests:,} for {report.chunks:,} chunks; "
-        f"429 answers: {report.throttled_429}; retries: {report.retries}.  ",
-        f"Rate achieved: {report.requests_per_window:g} requests per window "
-        f"(limit {report.rate_limit}).",
-    ]
-    lines += [f"\n{note}" for note in report.notes]
-    return "\n".join(lines)
+from sources.storage import storage_options
 
 
-class ProgressArtifact:
-    """A Prefect progress artifact that follows the rows settled, a percent at a time."""
-
-    def __init__(self, list_name: str) -> None:
-        self._id: UUID | None = None
-        self._total = 0
-        self._done = 0
-        self._shown = -1.0
-        self._list_name = list_name
-
-    def staged(self, total: int) -> None:
-        self._total = total
-        self._id = create_progress_artifact(  # type: ignore[assignment]
-            0.0, key="load-progress", description=f"Contacts settled into {self._list_name!r}"
-        )
-
-    def settled(self, rows: int) -> None:
-        self._done += rows
-        percent = 100.0 * self._done / self._total if self._total else 100.0
-        if self._id is not None and (percent - self._shown >= 1.0 or percent >= 100.0):
-            update_progress_artifact(self._id, min(percent, 100.0))
-            self._shown = percent
+def load_run_name() -> str:
+    """`load demo 2026-12-04T07:00Z`: the list and when the run was due (UTC)."""
+    parameters = flow_run.get_parameters()
+    return f"load {parameters.get('list_name', '')} {due_at()}"
 
 
-def rejects_table(path: Path, report: LoadReport) -> None:
-    """The first rows not delivered, with the count, as a table artifact."""
-    not_delivered = report.rows_read - report.delivered - report.already_delivered
-    not_delivered -= report.would_deliver
-    rows = first_rows_of(path, REJECTS_SHOWN)
-    create_table_artifact(
-        table=[{str(k): v for k, v in row.items()} for row in rows.to_dict(orient="records")],
-        key="load-rejects",
-        description=f"Rows not delivered: {not_delivered:,} (first {len(rows)} shown)",
+def due_at() -> str:
+    """When this flow run was due, in UTC to the minute: `2026-12-04T07:00Z`."""
+    when = flow_run.get_scheduled_start_time().astimezone(UTC)
+    return f"{when:%Y-%m-%dT%H:%M}Z"
+
+
+def failed_rows_message(report: LoadReport) -> str:
+    """Why a run whose rows failed ends Failed, and how to go on."""
+    return (
+        f"{report.failed:,} of {report.rows_read:,} rows failed and wait as dead letters; "
+        "run the flow again to retry them with the rest, or `contacts-etl retry --list "
+        f"{report.list_name!r}` once the cause is fixed"
     )
 
 
@@ -116,7 +77,7 @@ def _load(request: LoadRequest) -> LoadReport:
     return run_load(request, settings, progress, shared_limit=gate)
 
 
-@flow(name="load-contacts")
+@flow(name="load-contacts", flow_run_name=load_run_name)
 def load_contacts(
     sources: list[str],
     list_name: str,
@@ -129,24 +90,50 @@ def load_contacts(
     restart: bool = False,
     keys: list[str] | None = None,
     delimiter: str | None = None,
-    encoding: str = "utf-8",
+    encoding: Literal["utf-8", "latin-1"] = "utf-8",
     state_dir: str | None = None,
-    as_of: str | None = None,
+    as_of: datetime | None = None,
     state_url: str | None = None,
 ) -> dict[str, Any] | State:
-    """Load the valid contacts of the sources into the Five9 list; return the run report.
-    A fatal problem ends the run Failed with its one-line message (and no traceback)."""
-    with tempfile.TemporaryDirectory(prefix="contacts-load-") as scratch:
-        fields = input_fields(
-            sources, mapping, timezone, calling_hours, keys, delimiter, encoding, as_of, rejects
-        )
-        fields["rejects"] = fields["rejects"] or Path(scratch) / "rejects.csv"
+    """Load the valid contacts of the sources into a Five9 list; return the run report.
+
+    Args:
+        sources: CSV or Parquet files, folders or glob patterns: local paths, or URLs such as
+            s3://bucket/exports/*.parquet.
+        list_name: The Five9 list to load into (it must exist).
+        mapping: A TOML file that renames the sources' columns to Five9's fields.
+        timezone: The IANA zone of guard times that carry no offset, in rows without a
+            timezone of their own.
+        dry_run: Check, read and validate everything; send nothing.
+        rejects: Where to write every row not delivered, with its reason (.csv or .parquet; a
+            path or a URL). The first rows are shown as an artifact either way.
+        report: Where to write the run report as JSON (a path or a URL).
+        calling_hours: Narrow each window to these hours in each row's zone, e.g. 08:00-21:00.
+        restart: Forget what earlier attempts of this run delivered and send every row again.
+        keys: The fields Five9 matches records on (default: number1).
+        delimiter: The CSV delimiter (default: sniffed; a tab as \\t).
+        encoding: The CSV encoding.
+        state_dir: The worker's folder for the run ledger, when no state store is shared.
+        as_of: Judge windows at this moment (with an offset) instead of now.
+        state_url: The state store every worker shares, without a password (it is shown
+            here): else the worker's CONTACTS_STATE_URL.
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix="contacts-load-") as scratch,
+        run_logs(),
+        ExitStack() as stack,
+    ):
         try:
+            stack.enter_context(storage_options(storage_credentials()))
+            fields = input_fields(
+                sources, mapping, timezone, calling_hours, keys, delimiter, encoding, as_of, rejects
+            )
+            fields["rejects"] = fields["rejects"] or Path(scratch) / "rejects.csv"
             request = LoadRequest(
                 **fields,
                 list_name=list_name,
                 dry_run=dry_run,
-                report=Path(report) if report else None,
+                report=report or None,
                 restart=restart,
                 e164=five9_settings().e164,
                 state_dir=Path(state_dir) if state_dir else None,
@@ -155,12 +142,10 @@ def load_contacts(
             result = _load(request)
         except ContactsEtlError as error:
             message = error.worded(PARAMETER_NAMES)
-            create_markdown_artifact(
-                f"# Load into {list_name!r} stopped\n\n{message}", key="load-summary"
-            )
+            post_stopped(list_name, message)
             return Failed(message=message)
-        create_markdown_artifact(
-            summary_markdown(result), key="load-summary", description="Five9 load summary"
-        )
-        rejects_table(fields["rejects"], result)
+        post_summary(result)
+        post_rejects(fields["rejects"], result)
+    if result.failed and not result.dry_run:
+        return Failed(message=failed_rows_message(result), data=result.as_dict())
     return result.as_dict()

@@ -4,6 +4,7 @@ where requests cross into Prefect and out."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,11 @@ def input_fields(
     keys: list[str] | None,
     delimiter: str | None,
     encoding: str,
-    as_of: str | None,
+    as_of: datetime | str | None,
     rejects: str | None,
 ) -> dict[str, Any]:
-    """The `RunInputs` fields a preview and a load share, from flow parameters; a bad `as_of`
-    is a one-line setting error naming it."""
+    """The `RunInputs` fields a preview and a load share, from flow parameters; an `as_of`
+    without an offset is a one-line setting error naming it."""
     return {
         "sources": sources,
         "mapping": Path(mapping) if mapping else None,
@@ -37,8 +38,8 @@ def input_fields(
         "keys": tuple(keys) if keys else DEFAULT_KEYS,
         "delimiter": delimiter,
         "encoding": encoding,
-        "as_of": parse_as_of(as_of),
-        "rejects": Path(rejects) if rejects else None,
+        "as_of": parse_as_of(as_of.isoformat() if isinstance(as_of, datetime) else as_of),
+        "rejects": rejects or None,
     }
 
 

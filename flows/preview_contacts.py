@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import tempfile
+from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 from prefect import flow
@@ -13,10 +16,13 @@ from prefect.states import Failed
 
 from contacts_etl.outputs import first_rows_of
 from contacts_etl.preview import PreviewRequest, PreviewResult, run_preview
+from flows.load_contacts import due_at
 from flows.parameters import PARAMETER_NAMES, input_fields
+from flows.secrets import storage_credentials
 from schemas.errors import ContactsEtlError
 from schemas.fields import DEFAULT_ZONE
 from sinks.settings import e164_domain
+from sources.storage import storage_options
 
 REJECTS_SHOWN = 100
 
@@ -63,7 +69,12 @@ def markdown_table(frame: pd.DataFrame) -> list[str]:
     return [header, rule, *body]
 
 
-@flow(name="preview-contacts", log_prints=False)
+def preview_run_name() -> str:
+    """`preview 2026-12-04T15:31Z`: when the preview was asked for (UTC)."""
+    return f"preview {due_at()}"
+
+
+@flow(name="preview-contacts", flow_run_name=preview_run_name, log_prints=False)
 def preview_contacts(
     sources: list[str],
     mapping: str | None = None,
@@ -74,23 +85,41 @@ def preview_contacts(
     rejects: str | None = None,
     limit: int = 20,
     keys: list[str] | None = None,
-    as_of: str | None = None,
+    as_of: datetime | None = None,
     delimiter: str | None = None,
-    encoding: str = "utf-8",
+    encoding: Literal["utf-8", "latin-1"] = "utf-8",
 ) -> dict[str, int] | State:
-    """Preview a load: post the summary and the rows set aside as artifacts; return the buckets.
-    `e164` defaults to FIVE9_E164, as a load's does. A fatal problem ends the run Failed with
-    its one-line message."""
-    with tempfile.TemporaryDirectory(prefix="contacts-preview-") as scratch:
-        fields = input_fields(
-            sources, mapping, timezone, calling_hours, keys, delimiter, encoding, as_of, rejects
-        )
-        rejects_path = fields["rejects"] = fields["rejects"] or Path(scratch) / "rejects.csv"
+    """Preview a load: what would be sent, and every row set aside with its reason, as
+    artifacts; return the rows in each bucket. Nothing is sent to Five9.
+
+    Args:
+        sources: CSV or Parquet files, folders or glob patterns: local paths, or URLs such as
+            s3://bucket/exports/*.csv.
+        mapping: A TOML file that renames the sources' columns to Five9's fields.
+        timezone: The IANA zone of guard times that carry no offset, in rows without a
+            timezone of their own.
+        calling_hours: Narrow each window to these hours in each row's zone, e.g. 08:00-21:00.
+        e164: Whether the Five9 domain keeps numbers in E.164 (+ and country code); empty:
+            the worker's FIVE9_E164, as a load reads it.
+        output: Where to write the rows that would be sent (.csv or .parquet; a path or URL).
+        rejects: Where to write every row set aside, with its reason (a path or a URL).
+        limit: How many of the first contacts the summary shows.
+        keys: The fields Five9 matches records on (default: number1).
+        as_of: Judge windows at this moment instead of now.
+        delimiter: The CSV delimiter (default: sniffed; a tab as \\t).
+        encoding: The CSV encoding.
+    """
+    with tempfile.TemporaryDirectory(prefix="contacts-preview-") as scratch, ExitStack() as stack:
         try:
+            stack.enter_context(storage_options(storage_credentials()))
+            fields = input_fields(
+                sources, mapping, timezone, calling_hours, keys, delimiter, encoding, as_of, rejects
+            )
+            rejects_path = fields["rejects"] = fields["rejects"] or Path(scratch) / "rejects.csv"
             request = PreviewRequest(
                 **fields,
                 e164=e164_domain() if e164 is None else e164,
-                output=Path(output) if output else None,
+                output=output or None,
                 limit=limit,
             )
             result = run_preview(request)

@@ -17,6 +17,7 @@ each answer.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +42,8 @@ from sinks.wire import (
     Wire,
 )
 from transforms.expiry import late_reason
+
+log = logging.getLogger(__name__)  # counts and reasons only: never a number, a name or a secret
 
 # (rows set aside, bucket, one reason per row)
 SetAside = Callable[[Chunk, pd.Series, Bucket, pd.Series | str], None]
@@ -202,12 +205,25 @@ class Five9Sink:
         wait = tries.again(outcome.kind, outcome.told, outcome.held)
         if wait is None:
             reason = f"{outcome.problem}; gave up after {made} attempts"
+            log.info(
+                "chunk %d: %s; its %d rows wait as dead letters",
+                chunk.number,
+                reason,
+                len(chunk.contacts),
+            )
             self._fail(chunk, reason, outcome.status, made)
             return False
         self.totals.retries += 1
         if throttled:  # every request waits: the budget is spent (maybe by another run)
+            log.info(
+                "chunk %d: %s; every request waits %.1f s", chunk.number, outcome.problem, wait
+            )
             self._pacer.hold(wait)
         else:
+            if outcome.kind is not Kind.PENDING:
+                log.info(
+                    "chunk %d: %s; trying again in %.1f s", chunk.number, outcome.problem, wait
+                )
             await asyncio.sleep(wait)
         return True
 
@@ -216,6 +232,9 @@ class Five9Sink:
         rows, so the good rows land and a refused one ends in the split's bucket."""
         rows = len(chunk.contacts)
         if rows > 1:
+            log.info(
+                "chunk %d: %s; sending each half of its %d rows", chunk.number, split.problem, rows
+            )
             self.totals.splits += 1
             first = np.arange(rows) < rows // 2
             await self._send(chunk.part(first), whole=False)

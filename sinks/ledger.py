@@ -60,15 +60,6 @@ def default_state_url() -> str | None:
     return os.environ.get("CONTACTS_STATE_URL") or None
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run_identity(source_digests: Sequence[str], **settings: Any) -> str:
     """A run's identity: the sources' content and every setting that changes the payload."""
     material = json.dumps(

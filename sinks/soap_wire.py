@@ -25,6 +25,7 @@ milliseconds in `callTimeColumnNumber`); Five9 does not enforce the end of the w
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -79,6 +80,7 @@ from sinks.wire import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 # While a minute or an hour of import calls is spent, Five9's counters are read again this
 # often: its periods are calendar ones and may end sooner than the sliding estimate.
 RECHECK_SECONDS = 60.0
@@ -204,6 +206,11 @@ class SoapWire:
                 return Spent(spent_reason(spent), spent.until)
             wait = min(max(spent.until - time.time(), 0.0), RECHECK_SECONDS)
             if not told:
+                log.info(
+                    "the user's SOAP import calls %s are spent; waiting until %s",
+                    spent.window.name,
+                    time.strftime("%H:%M:%SZ", time.gmtime(spent.until)),
+                )
                 self._notice(
                     f"Five9's {spent.window.calls:,} SOAP import calls {spent.window.name} for "
                     f"this user are spent (by this or other work); waiting until "

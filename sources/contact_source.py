@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Protocol
 
 from .batch import SourceBatch
+from .storage import Location
 
 
 class ContactSource(Protocol):
     """A file of contacts: its header names, known at once, and its rows in bounded batches."""
 
-    path: Path
+    location: Location
+    """Where the file is: a local path or a URL."""
 
     @property
     def columns(self) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -31,6 +30,7 @@ from .record_boundaries import (
     split_by_parity,
     unclosed_quote_offset,
 )
+from .storage import Location
 
 # A run of records pyarrow refuses is halved down to this many, then read record by record.
 CAREFUL_RUN = 64
@@ -40,12 +40,13 @@ PYARROW_BLOCK_BYTES = 4 << 20
 FIRST_BLOCK_BYTES = 1 << 20
 
 
-def open_binary(path: Path, label: str) -> BinaryIO:
-    """`path` opened for reading bytes, or SourceError saying why it cannot be."""
+def open_binary(location: Location, label: str) -> BinaryIO:
+    """The file opened for reading bytes, or SourceError saying why it cannot be."""
     try:
-        return path.open("rb")
+        handle: BinaryIO = location.open("rb")  # type: ignore[assignment]
     except OSError as error:
         raise SourceError(f"{label}: cannot read the file ({error.strerror or error})") from None
+    return handle
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,11 @@ class _BlockRead:
 class CsvSource:
     """A CSV file; the header is read (and checked) when the source is made."""
 
-    def __init__(self, path: Path, options: ReadOptions = DEFAULT_OPTIONS) -> None:
-        self.path = path
-        self._label = str(path)
+    def __init__(self, location: Location | str, options: ReadOptions = DEFAULT_OPTIONS) -> None:
+        self.location = location if isinstance(location, Location) else Location(location)
+        self._label = str(self.location)
         self._options = options
-        with open_binary(path, self._label) as handle:
+        with open_binary(self.location, self._label) as handle:
             try:
                 self._layout = read_layout(handle, self._label, options)
             except OSError as error:
@@ -113,7 +114,7 @@ class CsvSource:
                 check_utf8=True,
                 include_columns=list(columns),
             )
-        with open_binary(self.path, self._label) as handle:
+        with open_binary(self.location, self._label) as handle:
             handle.seek(self._layout.data_offset)
             pending = b""
             line = self._layout.first_data_line

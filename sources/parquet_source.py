@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +14,7 @@ from schemas.errors import SourceError
 
 from .batch import SourceBatch, check_header, split_batches, with_origin
 from .options import DEFAULT_OPTIONS, ReadOptions
+from .storage import Location
 
 # Whole floats below this magnitude are written as integers ("5551208111", not "5551208111.0").
 _EXACT_INTEGER_FLOAT = 2.0**63
@@ -119,14 +119,14 @@ def as_text_or_timestamp(array: pa.Array | pa.ChunkedArray) -> pa.Array:
 class ParquetSource:
     """A Parquet file; its schema is read (and checked) when the source is made."""
 
-    def __init__(self, path: Path, options: ReadOptions = DEFAULT_OPTIONS) -> None:
-        self.path = path
-        self._label = str(path)
+    def __init__(self, location: Location | str, options: ReadOptions = DEFAULT_OPTIONS) -> None:
+        self.location = location if isinstance(location, Location) else Location(location)
+        self._label = str(self.location)
         self._options = options
         try:
-            if path.stat().st_size == 0:
+            if self.location.size() == 0:
                 raise SourceError(f"{self._label}: the file is empty")
-            with pq.ParquetFile(path) as parquet:
+            with self.location.open("rb", ranges=True) as handle, pq.ParquetFile(handle) as parquet:
                 names = list(parquet.schema_arrow.names)
         except OSError as error:
             raise SourceError(
@@ -151,7 +151,7 @@ class ParquetSource:
         row = 1
         names = self._columns if columns is None else list(columns)
         try:
-            with pq.ParquetFile(self.path) as parquet:
+            with self.location.open("rb", ranges=True) as handle, pq.ParquetFile(handle) as parquet:
                 stored = [self._stored[name] for name in names]
                 for record_batch in parquet.iter_batches(
                     batch_size=self._options.batch_rows, columns=stored

@@ -7,14 +7,17 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 from hypothesis import settings
 
-from tests.postgres_cluster import PostgresCluster
+from tests.postgres_cluster import PostgresCluster, free_port
 from tests.prefect_server import PrefectServer, prefect_server_fixture
 
 if TYPE_CHECKING:
@@ -137,3 +140,53 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
             return "prefect" if nodeid.startswith(PREFECT_TESTS) else nodeid
 
     return PrefectOnOneWorker(config, log)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-compatible server on loopback for the session (moto's server mode), with s3fs
+    reading in 1 MiB blocks so streaming shows in a few MiB."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/moto-api/", timeout=1).status_code < 500:
+                break
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, server.stdout.read() if server.stdout else ""
+        assert time.monotonic() < deadline, "the S3 server did not start within 60 s"
+        time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "test-key",
+    "AWS_SECRET_ACCESS_KEY": "test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new, empty bucket; this process and its children reach it through the environment,
+    as s3fs reads it (`s3://<bucket>`)."""
+    import fsspec
+
+    for name, value in {**S3_ENV, "AWS_ENDPOINT_URL": s3_endpoint}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"contacts-{uuid.uuid4().hex[:12]}"
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir(bucket)
+    return f"s3://{bucket}"

@@ -13,6 +13,7 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+import yaml
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -24,47 +25,73 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 
 from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
-from flows.deployments import build_deployments, read_nightly_loads
+from flows.deployments import read_deployments
 from schemas.errors import SettingError
-from tests.conftest import ROOT
-from tests.prefect_server import PrefectServer
+from tests.conftest import ROOT, SAMPLES
+from tests.prefect_server import PrefectServer, without_prefect_settings
 from tests.sinks.sink_helpers import generate_contacts, max_in_window
 
 
 def write_config(path: Path, entries: list[dict[str, str]]) -> Path:
-    lines = []
-    for entry in entries:
-        lines += [
-            "[[nightly]]",
-            f'list = "{entry["list"]}"',
-            f'sources = ["{entry["source"]}"]',
-            f'cron = "{entry["cron"]}"',
-            f'timezone = "{entry["timezone"]}"',
-            "",
-        ]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    """A prefect.yaml of nightly loads, one per entry (list, source, cron, timezone)."""
+    deployments = [
+        {
+            "name": f"nightly-{entry['list'].lower().replace(' ', '-')}",
+            "entrypoint": "flows/load_contacts.py:load_contacts",
+            "concurrency_limit": 1,
+            "schedules": [{"cron": entry["cron"], "timezone": entry["timezone"]}],
+            "parameters": {"list_name": entry["list"], "sources": [entry["source"]]},
+        }
+        for entry in entries
+    ]
+    path.write_text(yaml.safe_dump({"name": "test", "deployments": deployments}), "utf-8")
     return path
+
+
+def test_the_repositorys_deployments_are_well_formed() -> None:
+    found = {d.full_name: d for d in read_deployments(ROOT / "prefect.yaml")}
+    assert set(found) == {"load-contacts/nightly-demo", "preview-contacts/on-demand"}
+    nightly = found["load-contacts/nightly-demo"]
+    [schedule] = nightly.schedules
+    assert (getattr(schedule, "cron", None), getattr(schedule, "timezone", None)) == (
+        "0 2 * * *",
+        "America/New_York",
+    )
+    assert nightly.concurrency_limit == 1
+    assert nightly.parameters["list_name"] == "demo"
+    assert nightly.parameters["sources"] == [str(SAMPLES / "contacts.csv")]
+    assert found["preview-contacts/on-demand"].schedules == ()
+
+
+def test_serve_check_lists_the_deployments_without_a_server() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "contacts_etl", "serve", "--check"], cwd=ROOT,
+        env=without_prefect_settings(os.environ), capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "load-contacts/nightly-demo: 0 2 * * * (America/New_York)" in done.stdout
+    assert "preview-contacts/on-demand: on demand" in done.stdout
 
 
 def test_nightly_deployments_register_with_their_schedules(
     prefect_api: PrefectServer, tmp_path: Path
 ) -> None:
     config = write_config(
-        tmp_path / "deployments.toml",
+        tmp_path / "prefect.yaml",
         [
             {"list": "Renewals East", "source": "/data/east/*.csv", "cron": "0 2 * * *",
              "timezone": "America/New_York"},
-            {"list": "Renewals West", "source": "/data/west.csv", "cron": "30 1 * * 1-5",
+            {"list": "Renewals West", "source": "s3://exports/west.csv", "cron": "30 1 * * 1-5",
              "timezone": "America/Los_Angeles"},
         ],
     )  # fmt: skip
-    for deployment in build_deployments(read_nightly_loads(config)):
-        assert isinstance(deployment.apply(), UUID)
+    for deployment in read_deployments(config):
+        assert isinstance(deployment.runner().apply(), UUID)
 
     with get_client(sync_client=True) as client:
         east = client.read_deployment_by_name("load-contacts/nightly-renewals-east")
         west = client.read_deployment_by_name("load-contacts/nightly-renewals-west")
-        preview = client.read_deployment_by_name("preview-contacts/on-demand")
     schedule = east.schedules[0].schedule
     assert (getattr(schedule, "cron", None), getattr(schedule, "timezone", None)) == (
         "0 2 * * *",
@@ -73,9 +100,9 @@ def test_nightly_deployments_register_with_their_schedules(
     assert getattr(west.schedules[0].schedule, "timezone", None) == "America/Los_Angeles"
     assert east.parameters["list_name"] == "Renewals East"
     assert east.parameters["sources"] == ["/data/east/*.csv"]
+    assert west.parameters["sources"] == ["s3://exports/west.csv"]  # a URL stays as it is
     assert east.global_concurrency_limit is not None
     assert east.global_concurrency_limit.limit == 1  # two loads of one list never overlap
-    assert preview.schedules == []
 
 
 def test_relative_sources_and_mappings_are_read_beside_the_deployments_file(
@@ -83,65 +110,75 @@ def test_relative_sources_and_mappings_are_read_beside_the_deployments_file(
 ) -> None:
     folder = tmp_path / "etc"
     folder.mkdir()
-    config = folder / "deployments.toml"
+    config = folder / "prefect.yaml"
     config.write_text(
-        "[[nightly]]\n"
-        'list = "demo"\n'
-        'sources = ["exports/*.csv", "/srv/fixed.csv"]\n'
-        'mapping = "crm.toml"\n'
-        'cron = "0 2 * * *"\n'
-        'timezone = "America/New_York"\n',
+        "deployments:\n"
+        "  - name: nightly-demo\n"
+        "    entrypoint: flows/load_contacts.py:load_contacts\n"
+        "    parameters:\n"
+        "      list_name: demo\n"
+        "      sources: [exports/*.csv, /srv/fixed.csv]\n"
+        "      mapping: crm.toml\n",
         encoding="utf-8",
     )
     (folder / "crm.toml").write_text('[columns]\n"Phone" = "number1"\n', encoding="utf-8")
     monkeypatch.chdir(tmp_path)  # `serve` started from another folder
-    (load,) = read_nightly_loads(Path("etc/deployments.toml"))
-    assert load.sources == [str(folder.resolve() / "exports" / "*.csv"), "/srv/fixed.csv"]
-    assert load.mapping == str(folder.resolve() / "crm.toml")
+    (load,) = read_deployments(Path("etc/prefect.yaml"))
+    assert load.parameters["sources"] == [
+        str(folder.resolve() / "exports" / "*.csv"),
+        "/srv/fixed.csv",
+    ]
+    assert load.parameters["mapping"] == str(folder.resolve() / "crm.toml")
 
 
-GOOD_ENTRY = (
-    'list = "demo"\nsources = ["a.csv"]\ncron = "0 2 * * *"\ntimezone = "America/New_York"\n'
-)
+GOOD = """deployments:
+  - name: nightly-demo
+    entrypoint: flows/load_contacts.py:load_contacts
+    schedules:
+      - cron: "0 2 * * *"
+        timezone: America/New_York
+    parameters:
+      list_name: demo
+      sources: [a.csv]
+"""
 
 
 @pytest.mark.parametrize(
-    ("text", "named"),
+    ("change", "named"),
     [
-        (
-            "[[nightly]]\n" + GOOD_ENTRY + 'calling_hour = "08:00-21:00"\n',
-            "unknown key 'calling_hour'",
-        ),
-        ("[nightly]\n" + GOOD_ENTRY, "[[nightly]] (a list of tables), not [nightly]"),
-        (
-            "[[nightly]]\n" + GOOD_ENTRY.replace("0 2 * * *", "61 2 * * *"),
-            "is not a valid schedule",
-        ),
-        ("[[nightly]]\n" + GOOD_ENTRY + 'calling_hours = "25:00-99:00"\n', "calling_hours"),
-        ("[[nightly]]\n" + GOOD_ENTRY + 'mapping = "nope.toml"\n', "nope.toml does not exist"),
-        ("[[nightly]]\n" + GOOD_ENTRY.replace('["a.csv"]', "5"), "sources must be a list"),
-        ("[[nightlys]]\n" + GOOD_ENTRY, "unknown section 'nightlys'"),
-        ("[[nightly]]\n" + GOOD_ENTRY + 'keys = ["guard_start"]\n', "keys 'guard_start'"),
-        ("[[nightly]]\n" + GOOD_ENTRY + "keys = [5]\n", "keys must be a list"),
-        ("[[nightly]]\n" + GOOD_ENTRY + 'delimiter = "ab"\n', "delimiter 'ab'"),
-        ("[[nightly]]\n" + GOOD_ENTRY + 'encoding = "utf-16"\n', "encoding 'utf-16'"),
-        (
-            "[[nightly]]\n" + GOOD_ENTRY + 'state_url = "postgresql://etl:s3cret@db/contacts"\n',
-            "state_url must not carry a password",
-        ),
+        (("    parameters:", "    paramters: {}\n    parameters:"), "unknown key 'paramters'"),
+        (("      sources:", "      calling_hour: 08:00-21:00\n      sources:"),
+         "load-contacts has no parameter 'calling_hour'"),
+        (("0 2 * * *", "61 2 * * *"), "is not a valid schedule"),
+        (("timezone: America/New_York", "timezone: Mars/Base"), "schedule timezone 'Mars/Base'"),
+        (("      sources:", "      calling_hours: 25:00-99:00\n      sources:"), "calling_hours"),
+        (("      sources:", "      mapping: nope.toml\n      sources:"), "nope.toml does not"),
+        (("sources: [a.csv]", "sources: a.csv"), "sources"),
+        (("sources: [a.csv]", "sources: []"), "sources must name at least one"),
+        (("load_contacts.py:load_contacts", "etl.py:load"), "entrypoint 'flows/etl.py:load'"),
+        (("      sources:", "      keys: [guard_start]\n      sources:"), "keys 'guard_start'"),
+        (("      sources:", "      encoding: utf-16\n      sources:"), "encoding"),
+        (("      sources:", "      delimiter: ab\n      sources:"), "delimiter 'ab'"),
+        (("      list_name: demo\n", ""), "parameters need list_name"),
+        (("      sources:", "      state_url: postgresql://etl:s3cret@db/c\n      sources:"),
+         "state_url must not carry a password"),
+        (("deployments:", "deployments: ["), "is not valid YAML"),
+        (("deployments:", "deploy:"), "no `deployments:` list"),
     ],
     ids=[
-        *("typo-key", "table", "cron", "hours", "mapping", "sources", "typo-section"),
-        *("keys", "keys-type", "delimiter", "encoding", "state-url-password"),
+        *("typo-key", "typo-parameter", "cron", "schedule-zone", "hours", "mapping"),
+        *("sources-text", "sources-empty", "entrypoint", "keys", "encoding", "delimiter"),
+        *("list-missing", "state-url-password", "yaml", "no-deployments"),
     ],
-)
-def test_a_mistake_in_the_deployments_file_is_one_line_naming_the_entry(
-    tmp_path: Path, text: str, named: str
+)  # fmt: skip
+def test_a_mistake_in_the_deployments_file_is_one_line_naming_the_deployment(
+    tmp_path: Path, change: tuple[str, str], named: str
 ) -> None:
-    config = tmp_path / "deployments.toml"
-    config.write_text(text, encoding="utf-8")
+    config = tmp_path / "prefect.yaml"
+    assert change[0] in GOOD
+    config.write_text(GOOD.replace(*change), encoding="utf-8")
     with pytest.raises(SettingError) as raised:
-        read_nightly_loads(config)
+        read_deployments(config)
     message = str(raised.value)
     assert named in message
     assert str(config) in message
@@ -149,35 +186,20 @@ def test_a_mistake_in_the_deployments_file_is_one_line_naming_the_entry(
     assert "s3cret" not in message
 
 
-def test_a_shared_store_reaches_the_nightly_runs_parameters(tmp_path: Path) -> None:
-    config = tmp_path / "deployments.toml"
-    store = "postgresql://etl@db.internal/contacts"
-    config.write_text("[[nightly]]\n" + GOOD_ENTRY + f'state_url = "{store}"\n', encoding="utf-8")
-    (load,) = read_nightly_loads(config)
-    assert load.parameters()["state_url"] == store
-
-
-def test_a_single_source_may_be_written_as_text(tmp_path: Path) -> None:
-    config = tmp_path / "deployments.toml"
-    config.write_text("[[nightly]]\n" + GOOD_ENTRY.replace('["a.csv"]', '"a.csv"'))
-    (load,) = read_nightly_loads(config)
-    assert load.sources == [str(tmp_path.resolve() / "a.csv")]
-
-
-def test_keys_delimiter_and_encoding_reach_the_nightly_runs_parameters(tmp_path: Path) -> None:
-    config = tmp_path / "deployments.toml"
-    config.write_text(
-        "[[nightly]]\n" + GOOD_ENTRY + 'keys = "first_name"\ndelimiter = "\\t"\n'
-        'encoding = "ISO-8859-1"\n'
+def test_keys_delimiter_encoding_and_a_shared_store_reach_the_runs_parameters(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "prefect.yaml"
+    extra = (
+        '      keys: [first_name]\n      delimiter: "\\t"\n      encoding: latin-1\n'
+        "      state_url: postgresql://etl@db.internal/contacts\n"
     )
-    (load,) = read_nightly_loads(config)
-    parameters = load.parameters()
+    config.write_text(GOOD.replace("      sources:", extra + "      sources:"), encoding="utf-8")
+    (load,) = read_deployments(config)
+    parameters = load.parameters
     assert parameters["keys"] == ["first_name"]
     assert (parameters["delimiter"], parameters["encoding"]) == ("\t", "latin-1")
-    (default,) = read_nightly_loads(write_config(tmp_path / "plain.toml", [
-        {"list": "demo", "source": "a.csv", "cron": "0 2 * * *", "timezone": "UTC"}
-    ]))  # fmt: skip
-    assert (default.parameters()["keys"], default.parameters()["delimiter"]) == (["number1"], None)
+    assert parameters["state_url"] == "postgresql://etl@db.internal/contacts"
 
 
 def wait_for_deployments(client: SyncPrefectClient, names: list[str], timeout: float) -> None:
@@ -210,7 +232,7 @@ def test_served_runs_of_two_lists_share_the_credentials_rate_limit(
     alpha = generate_contacts(tmp_path / "alpha.csv", rows)
     beta = generate_contacts(tmp_path / "beta.csv", rows, first=3_000_000_000)
     config = write_config(
-        tmp_path / "deployments.toml",
+        tmp_path / "prefect.yaml",
         [
             {"list": "alpha", "source": str(alpha), "cron": "0 2 * * *",
              "timezone": "America/New_York"},
@@ -252,7 +274,7 @@ def test_served_runs_of_two_lists_share_the_credentials_rate_limit(
                 summaries = client.read_artifacts(
                     artifact_filter=ArtifactFilter(
                         flow_run_id=ArtifactFilterFlowRunId(any_=ids),
-                        key=ArtifactFilterKey(any_=["load-summary"]),
+                        key=ArtifactFilterKey(any_=["load-summary-alpha", "load-summary-beta"]),
                     )
                 )
         finally:
@@ -277,8 +299,8 @@ def test_served_runs_of_two_lists_share_the_credentials_rate_limit(
     assert max_in_window(uploads, window) <= limit
 
     kinds = {(artifact.key, artifact.type) for artifact in artifacts}
-    assert ("load-summary", "markdown") in kinds
-    assert ("load-rejects", "table") in kinds
+    assert {("load-summary-alpha", "markdown"), ("load-summary-beta", "markdown")} <= kinds
+    assert ("load-rejects-alpha", "table") in kinds
     assert any(artifact.type == "progress" for artifact in artifacts)
     progress = [a.data for a in artifacts if a.type == "progress"]
     assert all(float(str(value)) == 100.0 for value in progress)
@@ -289,28 +311,37 @@ def test_served_runs_of_two_lists_share_the_credentials_rate_limit(
     assert all("Rate achieved" in text for text in texts)
 
 
-def test_command_line_load_runs_as_the_flow_when_a_server_is_set(
+def test_command_line_load_runs_as_the_flow_when_the_profile_names_a_server(
     prefect_api: PrefectServer, tmp_path: Path
 ) -> None:
     source = generate_contacts(tmp_path / "contacts.csv", 30)
-    with SandboxServer(Sandbox(SandboxSettings(lists=("cli",)))) as five9:
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(
+        f'active = "team"\n\n[profiles.team]\nPREFECT_API_URL = "{prefect_api.api_url}"\n',
+        encoding="utf-8",
+    )
+    with SandboxServer(Sandbox(SandboxSettings(lists=("cli", "plain")))) as five9:
         env = prefect_api.subprocess_env(
             FIVE9_BASE_URL=five9.base_url,
             FIVE9_CONSUMER_KEY="sandbox-key",
             FIVE9_SECRET_KEY="sandbox-secret",
+            PREFECT_PROFILES_PATH=str(profiles),
         )
-        command = [sys.executable, "-m", "contacts_etl", "load", str(source)]
-        done = subprocess.run(
-            [*command, "--list", "cli"], cwd=ROOT, env=env, capture_output=True, text=True,
-            timeout=300, check=False,
-        )  # fmt: skip
-        unknown = subprocess.run(
-            [*command, "--list", "nope"], cwd=ROOT, env=env, capture_output=True, text=True,
-            timeout=300, check=False,
-        )  # fmt: skip
-        held = len(five9.sandbox.records("cli"))
+        del env["PREFECT_API_URL"]  # only the active profile names the server
+
+        def load(*arguments: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "contacts_etl", "load", str(source), *arguments],
+                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+            )  # fmt: skip
+
+        done = load("--list", "cli")
+        unknown = load("--list", "nope")
+        plain = load("--list", "plain", "--no-prefect")
+        held = len(five9.sandbox.records("cli")), len(five9.sandbox.records("plain"))
     assert done.returncode == 0, done.stderr
-    assert held == 30
+    assert plain.returncode == 0, plain.stderr
+    assert held == (30, 30)
     assert unknown.returncode == 2
     assert "Traceback" not in unknown.stderr + unknown.stdout
     assert unknown.stderr.strip().splitlines() == [unknown.stderr.strip()], unknown.stderr
@@ -318,6 +349,11 @@ def test_command_line_load_runs_as_the_flow_when_a_server_is_set(
     assert "'nope'" in unknown.stderr
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs()
-    states = sorted(str(run.state_type) for run in runs if run.name and run.flow_id)
-    assert "StateType.COMPLETED" in states
-    assert "StateType.FAILED" in states
+    names = {run.name: run.state_type for run in runs}
+    assert [state for name, state in names.items() if name.startswith("load cli ")] == [
+        StateType.COMPLETED
+    ]
+    assert [state for name, state in names.items() if name.startswith("load nope ")] == [
+        StateType.FAILED
+    ]
+    assert not [name for name in names if name.startswith("load plain ")]  # --no-prefect

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from five9_sandbox import Sandbox, SandboxServer, SandboxSettings
+from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
 from tests.conftest import REPORT_BUCKETS, SAMPLES
 from tests.flows.flow_helpers import artifact_of
 from tests.prefect_server import PrefectServer
 
 EXPECTED = json.loads((SAMPLES / "expected.json").read_text())
+AS_OF = datetime.fromisoformat(EXPECTED["as_of"])
 
 
 def test_load_flow_delivers_and_posts_summary(
@@ -36,7 +38,7 @@ def test_load_flow_delivers_and_posts_summary(
     assert report["delivered"] == len(stored) == EXPECTED["buckets"]["valid"]
     assert report["invalid"] == EXPECTED["buckets"]["invalid"]
 
-    summary = str(artifact_of(state, "load-summary"))
+    summary = str(artifact_of(state, "load-summary-nightly"))
     assert "# Load into 'nightly'" in summary
     assert f"| delivered | {len(stored)} |" in summary
     assert "sandbox-secret" not in summary
@@ -63,7 +65,7 @@ def test_load_flow_takes_its_secret_from_the_block_and_shows_parquet_rejects(
     report = state.result()
     assert isinstance(report, dict), report
     assert report["delivered"] == EXPECTED["buckets"]["valid"]
-    data: Any = artifact_of(state, "load-rejects")
+    data: Any = artifact_of(state, "load-rejects-nightly")
     table: list[dict[str, str]] = json.loads(data) if isinstance(data, str) else data
     set_aside = EXPECTED["rows"] - EXPECTED["buckets"]["valid"]
     assert len(table) == set_aside
@@ -132,6 +134,52 @@ def test_load_flow_over_soap_delivers_and_names_the_window_limit(
     assert report["delivered"] == len(stored) == EXPECTED["buckets"]["valid"]
     assert all(record.guard_end == "" for record in stored.values())
 
-    summary = str(artifact_of(state, "load-summary"))
+    summary = str(artifact_of(state, "load-summary-nightly"))
     assert "does not enforce the end" in summary
     assert sandbox.settings.password not in summary
+
+
+def test_a_load_whose_rows_failed_ends_failed_saying_how_to_go_on(
+    prefect_api: PrefectServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from flows.load_contacts import load_contacts
+    from tests.prefect_server import drain_prefect_workers
+
+    sandbox = Sandbox(SandboxSettings(lists=("Nightly Renewals",)))
+    sandbox.set_faults(FaultPlan(errors_5xx=10_000))
+    with SandboxServer(sandbox) as server:
+        monkeypatch.setenv("FIVE9_BASE_URL", server.base_url)
+        monkeypatch.setenv("FIVE9_CONSUMER_KEY", "sandbox-key")
+        monkeypatch.setenv("FIVE9_SECRET_KEY", "sandbox-secret")
+        monkeypatch.setenv("FIVE9_MAX_ATTEMPTS", "2")
+        state = load_contacts(
+            [str(SAMPLES / "contacts.csv")], "Nightly Renewals", as_of=AS_OF, return_state=True
+        )
+        dry = load_contacts(
+            [str(SAMPLES / "contacts.csv")], "Nightly Renewals", dry_run=True, return_state=True
+        )
+    valid = EXPECTED["buckets"]["valid"]
+    assert state.is_failed()
+    assert state.message is not None
+    assert f"{valid} of {EXPECTED['rows']} rows failed" in state.message
+    assert "contacts-etl retry --list 'Nightly Renewals'" in state.message
+    summary = str(artifact_of(state, "load-summary-nightly-renewals"))
+    assert f"| failed | {valid} |" in summary
+    assert dry.is_completed()  # a dry run sends nothing, so no row of it fails
+
+    drain_prefect_workers()
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+    assert run.name.startswith("load Nightly Renewals 20")
+    assert run.name.endswith("Z")
+    lines = [log.message for log in logs]
+    assert any("trying again in" in line for line in lines), lines
+    assert any("gave up after 2 attempts; its" in line for line in lines), lines
+    assert any(line.startswith(f"{EXPECTED['rows']} rows read:") for line in lines), lines
+    assert not any("sandbox-secret" in line or "2125550" in line for line in lines)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,12 @@ from tests.flows.flow_helpers import artifact_of
 from tests.prefect_server import PrefectServer
 
 EXPECTED = json.loads((SAMPLES / "expected.json").read_text())
+AS_OF = datetime.fromisoformat(EXPECTED["as_of"])
+
+
+def endpoint() -> str:
+    """The S3-compatible server's address, as the s3_bucket fixture set it."""
+    return os.environ["AWS_ENDPOINT_URL"]
 
 
 def test_preview_flow_posts_summary_and_rejects(prefect_api: PrefectServer) -> None:
@@ -66,7 +74,7 @@ def test_preview_flow_reads_a_given_delimiter_and_dedupes_on_the_given_keys(
     [
         ({"sources": ["/no/such/file.csv"]}, "/no/such/file.csv"),
         ({"sources": [str(SAMPLES / "contacts.csv")], "timezone": "Mars/Base"}, "Mars/Base"),
-        ({"sources": [str(SAMPLES / "contacts.csv")], "as_of": "not-a-date"}, "as_of"),
+        ({"sources": [str(SAMPLES / "contacts.csv")], "as_of": "2030-01-02T09:00"}, "as_of"),
         ({"sources": []}, "no sources"),
         ({"sources": [str(SAMPLES / "contacts.csv")], "delimiter": "ab"}, "delimiter"),
         ({"sources": [str(SAMPLES / "contacts.csv")], "keys": ["guard_end"]}, "guard_end"),
@@ -83,3 +91,35 @@ def test_a_mistake_fails_the_preview_run_with_its_one_line(
     assert named in state.message
     assert "\n" not in state.message
     assert "Traceback" not in state.message
+
+
+def test_object_storage_credentials_come_from_a_secret_block(
+    prefect_api: PrefectServer, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fsspec
+    from prefect.blocks.system import Secret
+    from s3fs import S3FileSystem
+
+    from flows.preview_contacts import preview_contacts
+
+    fsspec.filesystem("s3").put_file(str(SAMPLES / "contacts.csv"), f"{s3_bucket}/in/c.csv")
+    options = {"key": "block-key", "secret": "bl0ck-s3cret", "endpoint_url": endpoint()}
+    block: Secret[Any] = Secret(value={"s3": options})  # type: ignore[arg-type]  # JSON
+    block.save("contacts-storage", overwrite=True)
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)  # only the block knows where the store is
+    S3FileSystem.clear_instance_cache()
+    monkeypatch.setenv("CONTACTS_STORAGE_BLOCK", "contacts-storage")
+    state = preview_contacts([f"{s3_bucket}/in/*.csv"], as_of=AS_OF, return_state=True)
+    counts = state.result()
+    assert isinstance(counts, dict), state.message
+    assert (counts["rows_read"], counts["valid"]) == (
+        EXPECTED["rows"],
+        EXPECTED["buckets"]["valid"],
+    )
+    assert "bl0ck-s3cret" not in str(artifact_of(state, "preview-summary"))
+
+    monkeypatch.setenv("CONTACTS_STORAGE_BLOCK", "no-such-block")
+    refused = preview_contacts([f"{s3_bucket}/in/*.csv"], return_state=True)
+    assert refused.is_failed()
+    assert refused.message == "CONTACTS_STORAGE_BLOCK 'no-such-block': no such Secret block"

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from five9_sandbox import FaultPlan, Sandbox, SandboxServer, SandboxSettings
@@ -255,3 +256,47 @@ def test_ctrl_c_stops_with_one_line_saying_how_to_go_on(
         "contacts-etl: error: interrupted; run the same command again to go on where this "
         "one stopped"
     ]
+
+
+def test_cli_load_from_object_storage_delivers_what_the_files_on_disk_do(
+    monkeypatch: pytest.MonkeyPatch,
+    server: SandboxServer,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    s3_bucket: str,
+) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("s3")
+    fs.put_file(str(CONTACTS), f"{s3_bucket}/exports/contacts.csv")
+    point_at(monkeypatch, server)
+    report_file, rejects = tmp_path / "report.json", tmp_path / "rejects.csv"
+    assert load("demo", "--report", report_file, "--rejects", rejects).returncode == 0
+    with sandbox_server() as other:
+        point_at(monkeypatch, other)
+        result = run_cli(
+            *("load", f"{s3_bucket}/exports/*.csv", "--list", "demo", "--as-of", AS_OF),
+            *("--report", f"{s3_bucket}/out/report.json"),
+            *("--rejects", f"{s3_bucket}/out/rejects.csv"),
+        )
+        from_storage = other.sandbox.records("demo")
+    assert result.returncode == 0, result.stderr
+    assert from_storage == sandbox.records("demo")
+    assert len(from_storage) == VALID
+
+    on_disk = json.loads(report_file.read_text(encoding="utf-8"))
+    with fs.open(f"{s3_bucket}/out/report.json", "rt") as handle:
+        stored = json.load(handle)
+    for bucket in ("rows_read", "delivered", "invalid", "expired", "duplicate", "failed"):
+        assert stored[bucket] == on_disk[bucket], bucket
+    with fs.open(f"{s3_bucket}/out/rejects.csv", "rb") as handle:
+        stored_rejects = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    local_rejects = pd.read_csv(rejects, dtype=str, keep_default_na=False)
+    assert set(stored_rejects["source_file"]) == {f"{s3_bucket}/exports/contacts.csv"}
+    # The same rows with the same reasons; a duplicate's reason names its file as it was read.
+    stored_rejects["reason"] = stored_rejects["reason"].str.replace(
+        f"{s3_bucket}/exports/contacts.csv", str(CONTACTS), regex=False
+    )
+    pd.testing.assert_frame_equal(
+        stored_rejects.drop(columns="source_file"), local_rejects.drop(columns="source_file")
+    )

@@ -30,7 +30,7 @@ def test_files_directory_and_glob_in_order_without_duplicates(tmp_path: Path) ->
     extra = [write(tmp_path / name, "x\n1\n") for name in ["z.csv", "y.txt", "w.tsv"]]
     specs: list[str | Path] = [*extra, data, str(tmp_path / "data" / "nested" / "*.csv")]
     sources = open_sources([*specs, data / "a.csv"])
-    assert [source.path.name for source in sources] == [
+    assert [source.location.name for source in sources] == [
         "z.csv",
         "y.txt",
         "w.tsv",
@@ -53,7 +53,7 @@ def test_same_file_through_different_spellings_is_read_once(
     monkeypatch.chdir(tmp_path)
     sources = open_sources(["a.csv", path, "./a.csv", str(tmp_path / "*.csv")])
     assert len(sources) == 1
-    assert str(sources[0].path) == "a.csv"
+    assert str(sources[0].location) == "a.csv"
     [batch] = list(sources[0].batches())
     assert batch.frame["source_file"].tolist() == ["a.csv"]
 
@@ -62,14 +62,14 @@ def test_glob_sorts_its_matches(tmp_path: Path) -> None:
     for name in ["b2.csv", "a1.csv", "c3.csv"]:
         write(tmp_path / name, "x\n1\n")
     sources = open_sources([str(tmp_path / "?[0-9].csv")])
-    assert [source.path.name for source in sources] == ["a1.csv", "b2.csv", "c3.csv"]
+    assert [source.location.name for source in sources] == ["a1.csv", "b2.csv", "c3.csv"]
 
 
 def test_home_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     write(tmp_path / "a.csv", "x\n1\n")
     [source] = open_sources(["~/a.csv"])
-    assert source.path == tmp_path / "a.csv"
+    assert str(source.location) == str(tmp_path / "a.csv")
 
 
 @pytest.mark.parametrize(
