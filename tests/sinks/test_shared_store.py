@@ -179,16 +179,20 @@ def test_an_attempt_on_another_machine_while_one_runs_is_refused(
 ) -> None:
     source = generate_contacts(tmp_path / "contacts.csv", 200)
     sandbox = Sandbox(SandboxSettings(max_requests=20, window_seconds=2.0))
-    sandbox.set_faults(FaultPlan(slow_seconds=0.5))
+    # One upload at a time, 3 s each: machine A needs a minute for its 20 chunks, far longer
+    # than machine B takes to start (a fast load could end first, and B would then resume it).
+    sandbox.set_faults(FaultPlan(slow_seconds=3.0))
+    settings = {"FIVE9_CHUNK_SIZE": "10", "FIVE9_MAX_IN_FLIGHT": "1"}
     with SandboxServer(sandbox) as five9:
-        first = Machine(tmp_path / "a", shared_store, five9, FIVE9_CHUNK_SIZE="10")
-        second = Machine(tmp_path / "b", shared_store, five9, FIVE9_CHUNK_SIZE="10")
+        first = Machine(tmp_path / "a", shared_store, five9, **settings)
+        second = Machine(tmp_path / "b", shared_store, five9, **settings)
         load = first.start(source)
         try:
             while not sandbox.events_of("slow_answer"):  # machine A holds the run by now
                 assert load.poll() is None, "the load ended early"
                 time.sleep(0.02)
             refused = second.run(source)
+            assert load.poll() is None, "machine A ended before machine B tried the run"
         finally:
             load.send_signal(signal.SIGKILL)
             load.wait(timeout=30)
