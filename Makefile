@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint browser bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,9 +32,19 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+# The HTML report's test opens it in the machine's own Chromium (Debian's `chromium` package),
+# installed here when missing (CONTACTS_CHROMIUM may name another build).
+browser:
+	@[ -n "$$CONTACTS_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 \
+		|| command -v chromium-browser >/dev/null 2>&1 \
+		|| { echo "Installing Chromium for the report's browser test (apt-get) ..."; \
+		     SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		     $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		     $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 # Three workers on two cores: most of the suite waits on real HTTP and real pacing, not the CPU.
 # The tests of the one Prefect server share a worker (see tests/conftest.py).
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -n 3
 
 bench: $(STAMP)

@@ -6,7 +6,7 @@ import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -37,8 +37,10 @@ OPTION_NAMES = {
     "report": "--report",
     "rejects": "--rejects",
     "output": "--output",
+    "html": "--html",
     "mapping": "--mapping",
     "port": "--port",
+    "order": "--order",
 }
 
 app = typer.Typer(
@@ -141,6 +143,14 @@ def preview(
         str | None,
         typer.Option("--rejects", help="Write every row set aside, with its reason (path or URL)."),
     ] = None,
+    html: Annotated[
+        str | None,
+        typer.Option(
+            "--html",
+            help="Write the analyst's report: one self-contained HTML file with charts "
+            "(path or URL; needs contacts-etl[report]).",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many rows to show.")] = 10,
     calling_hours: CallingHoursOption = None,
     e164: E164Option = None,
@@ -164,6 +174,7 @@ def preview(
         output=output,
         rejects=rejects,
         limit=limit,
+        html=html,
         delimiter=delimiter,
         encoding=encoding,
         as_of=_moment(as_of),
@@ -231,6 +242,14 @@ def load(
             help="Run here without Prefect, even when a Prefect API is configured.",
         ),
     ] = False,
+    order: Annotated[
+        Literal["file", "deadline"],
+        typer.Option(
+            "--order",
+            help="Send rows in file order as read, or by the end of their window, soonest "
+            "first (deadline: the whole run is read before the first upload).",
+        ),
+    ] = "file",
 ) -> None:
     """Load the valid contacts of SOURCE... into a Five9 list (the local sandbox if no
     FIVE9_* credentials are set). Runs as the load-contacts flow when a Prefect API is
@@ -256,6 +275,7 @@ def load(
         state_dir=state_dir,
         state_url=state_url,
         restart=restart,
+        order=order,
     )
     console = Console()
     with LoadDisplay(Console(stderr=True)) as display:

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from contacts_etl.load import LoadProgress
 from contacts_etl.preview import PreviewResult
-from contacts_etl.run_report import LoadReport
+from contacts_etl.run_report import LoadReport, windows_closing_note
 
 BUCKET_NOTES = {
     "valid": "would be sent",
@@ -119,6 +119,15 @@ def show_preview(
         console.print(f"Contacts that would be sent: {result.output}")
     if result.rejects:
         console.print(f"Rows set aside, with reasons: {result.rejects}")
+    if result.clock is not None:
+        clock = result.clock
+        console.print(
+            f"A load of the {clock.rows:,} valid rows would take {clock.seconds / 60:,.1f} min "
+            f"at {clock.rate}: {clock.lost_in_file_order:,} windows would close before their "
+            f"turn in file order, {clock.lost_in_deadline_order:,} in deadline order."
+        )
+    if result.html:
+        console.print(f"Report: {result.html}")
 
 
 class _ContactsPerMinute(ProgressColumn):
@@ -204,6 +213,8 @@ class LoadDisplay:
                 )
                 + f" at {report.rate_limit}."
             )
+            if report.windows_closing:
+                console.print(windows_closing_note(report.windows_closing))
         else:
             console.print(
                 f"{counted(report.requests, 'request')} for {counted(report.chunks, 'chunk')} in "

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -25,15 +24,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import numpy as np
 import pandas as pd
 
 from contacts_etl.chunking import chunks_of, made_ahead
 from contacts_etl.column_mapping import ColumnMapping
+from contacts_etl.deadline_first import deadline_first, window_ends_ns
 from contacts_etl.embedded_sandbox import embedded_sandbox
 from contacts_etl.inputs import RunInputs
 from contacts_etl.outputs import TableWriter, rejects_columns
-from contacts_etl.pipeline import ContactPipeline, contact_columns, original_columns
-from contacts_etl.run_report import TIME, LoadReport, count_outcomes, write_report
+from contacts_etl.pipeline import ContactPipeline, ReadyBatch, contact_columns, original_columns
+from contacts_etl.run_report import (
+    TIME,
+    LoadReport,
+    count_outcomes,
+    windows_closing_note,
+    write_report,
+)
 from contacts_etl.run_state import RunState
 from schemas.buckets import Bucket, Tally
 from schemas.errors import ContactsEtlError, SettingError
@@ -47,6 +54,7 @@ from sinks.wire import DeliveryHooks
 from sources import open_sources
 from transforms.expiry import load_clock
 from transforms.normalise import reject_rows
+from transforms.send_order import SEND_ORDERS, LoadPace, SendOrder, windows_lost
 
 log = logging.getLogger(__name__)  # counts and reasons only: never a number, a name or a secret
 Gate = Callable[[], Awaitable[None]]
@@ -83,6 +91,9 @@ class LoadRequest(RunInputs):
     """Where the run's state lives (a database URL); else CONTACTS_STATE_URL, else the SQLite
     ledger in the state folder."""
     restart: bool = False
+    order: SendOrder = "file"
+    """How rows are sent: `file` order, streaming as they are read; or `deadline`, the soonest
+    window end first, once the whole run is read (the first upload leaves later)."""
 
 
 @dataclass
@@ -150,6 +161,7 @@ class LoadJob:
             started_at=pd.Timestamp.now(tz="UTC").strftime(TIME),
             list_name=request.list_name,
             dry_run=request.dry_run,
+            order=request.order,
             rate_limit=" and ".join(
                 f"{calls} requests per {window:g} s" for calls, window in settings.rate_limits()
             ),
@@ -168,6 +180,10 @@ class LoadJob:
         """Check the request and open what the run needs (closed when the job is)."""
         if not request.list_name.strip():
             raise SettingError("needs the name of a Five9 list", setting="list")
+        if request.order not in SEND_ORDERS:
+            raise SettingError(
+                f"{request.order!r} is not one of {', '.join(SEND_ORDERS)}", setting="order"
+            )
         options = request.normalise_options()
         now = request.load_time()
         mapping = ColumnMapping.load(request.mapping)
@@ -208,6 +224,7 @@ class LoadJob:
                 else None
             )
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="contacts-")))
+            job.workdir = workdir
             job.clock = load_clock(now)
             job.pipeline = ContactPipeline(
                 sources, mapping, options, now, workdir, job.rejects, progress.rows_read,
@@ -313,10 +330,15 @@ class LoadJob:
                     self.report.notes.append(shortfall)
                     self.progress.notice(shortfall)
                 return
-            chunks = chunks_of(
-                self.pipeline.contacts(), self.settings.chunk_size, self.sink.prepare
-            )
+            chunks = chunks_of(self._ready(), self.settings.chunk_size, self.sink.prepare)
             await self.sink.deliver(made_ahead(chunks, self.pipeline, self.progress.settled))
+
+    def _ready(self) -> Iterator[ReadyBatch]:
+        """The contacts to send, in the request's order: streaming in file order, or all read
+        (and spilled to the work folder) first, then by the end of their window."""
+        if self.request.order == "deadline":
+            return deadline_first(self.pipeline.contacts(), self.workdir)
+        return self.pipeline.contacts()
 
     async def _resume(self) -> None:
         """Settle the imports an earlier attempt left unread, then tell the pipeline what
@@ -338,14 +360,20 @@ class LoadJob:
         self.pipeline.settled_before(state.earlier())
 
     def _plan_sending(self) -> None:
-        """A dry run: read everything, then the requests and time a load would take."""
-        for _ in self.pipeline.contacts():
-            pass
+        """A dry run: read everything, then the requests and time a load would take, and the
+        windows that would close before their turn in each order at that pace."""
+        ends = [window_ends_ns(batch.contacts) for batch in self.pipeline.contacts()]
         self.progress.settled(self.pipeline.counts.rows_read)
-        report, settings = self.report, self.settings
-        report.chunks = math.ceil(self.pipeline.counts.valid / settings.chunk_size)
-        report.requests = report.chunks
-        report.planned_seconds = round(max(report.requests - 1, 0) * settings.request_interval(), 1)
+        report = self.report
+        pace = LoadPace(self.settings.chunk_size, self.settings.request_interval())
+        report.chunks = report.requests = pace.requests(self.pipeline.counts.valid)
+        report.planned_seconds = round(pace.seconds(self.pipeline.counts.valid), 1)
+        in_file_order = np.concatenate(ends) if ends else np.zeros(0, np.int64)
+        start = self.pipeline.now.as_unit("ns").value
+        report.windows_closing = {
+            order: windows_lost(in_file_order, start, pace, order) for order in SEND_ORDERS
+        }
+        report.notes.append(windows_closing_note(report.windows_closing))
 
     def _count(self) -> None:
         count_outcomes(
@@ -358,6 +386,7 @@ class LoadJob:
         )
 
     rejects: TableWriter | None
+    workdir: Path
     clock: Callable[[], pd.Timestamp]
     pipeline: ContactPipeline
     sink: Five9Sink

@@ -16,10 +16,12 @@ Every row read ends in exactly one bucket:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +30,6 @@ import pyarrow as pa
 import pyarrow.feather as feather
 
 from contacts_etl.column_mapping import ColumnMapping
-from contacts_etl.outputs import TableWriter
 from schemas.buckets import Bucket, Tallied, Tally
 from schemas.errors import SettingError
 from schemas.fields import (
@@ -64,6 +65,12 @@ _ORIGINAL = "_original::"
 _PRIVATE = (_ORIGINAL, ZONE, ROW_CODE, SETTLED)
 FIRST_BATCH_ROWS = 2_000
 CENSUS_THREADS = 2
+# Batches are validated and normalised in worker threads, this many batches ahead of the one
+# handed out (each at most ReadOptions.batch_rows rows held in memory).
+PREPARE_THREADS = 2
+PREPARE_AHEAD = 2
+_Item = TypeVar("_Item")
+_Done = TypeVar("_Done")
 
 
 # The buckets the pipeline fills (the sink fills the others), in the order a preview shows.
@@ -112,6 +119,12 @@ class EarlierOutcomes:
 NOTHING_EARLIER = EarlierOutcomes(np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
+class RowsWriter(Protocol):
+    """Where rows set aside go (a rejects file, say)."""
+
+    def write(self, rows: pd.DataFrame) -> None: ...
+
+
 @dataclass(frozen=True)
 class ReadyBatch:
     """Contacts that would be sent (Five9 contract) and each one's time zone."""
@@ -120,6 +133,29 @@ class ReadyBatch:
     zones: pd.Series
     originals: pd.DataFrame
     codes: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """A batch's live rows split by whether their key is contested: the rows to send now
+    (`ready`), the rows to hold (staged, None: none), and for a resumed run the staged rows
+    still to judge against earlier outcomes (`resumed`, in place of `ready`)."""
+
+    ready: ReadyBatch | None
+    held: pd.DataFrame | None
+    resumed: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One batch as a worker thread leaves it: read rows (`frame`), rows set aside as invalid
+    and as expired (None: none), and its live rows parted by contested key."""
+
+    frame: pd.DataFrame
+    file_index: int
+    invalid: pd.DataFrame
+    expired: pd.DataFrame | None
+    parts: _Parts
 
 
 def original_columns(sources: list[ContactSource]) -> list[str]:
@@ -153,7 +189,7 @@ class ContactPipeline:
         options: NormaliseOptions,
         now: pd.Timestamp,
         workdir: Path,
-        rejects: TableWriter | None = None,
+        rejects: RowsWriter | None = None,
         on_rows_read: Callable[[int], None] | None = None,
         earlier: EarlierOutcomes = NOTHING_EARLIER,
         clock: Callable[[], pd.Timestamp] | None = None,
@@ -242,9 +278,25 @@ class ContactPipeline:
 
     def contacts(self) -> Iterator[ReadyBatch]:
         """The contacts to send, batch by batch as they are read; then, once the whole run is
-        read, the winners among rows whose key is contested."""
+        read, the winners among rows whose key is contested.
+
+        Each batch is validated and normalised (`_prepare`: no run state) in worker threads,
+        a few batches ahead of the one handed out; the run's bookkeeping (`_settle`) follows
+        the file's order here."""
         if self._contested is None:
             self.census()
+        batches = in_order_ahead(self._frames(), self._prepare, PREPARE_THREADS, PREPARE_AHEAD)
+        try:
+            for prepared in batches:
+                ready = self._settle(prepared)
+                if ready is not None:
+                    yield ready
+        finally:
+            batches.close()
+        yield from self._held_winners()
+
+    def _frames(self) -> Iterator[tuple[pd.DataFrame, int]]:
+        """Each batch read, with its source's index; the run's first batch cut small."""
         first = True
         for file_index, source in enumerate(self.sources):
             for batch in source.batches():
@@ -257,77 +309,101 @@ class ContactPipeline:
                     ]
                 first = False
                 for frame in frames:
-                    ready = self._take_batch(frame, self._renames[file_index], file_index)
-                    if ready is not None:
-                        yield ready
-        yield from self._held_winners()
+                    yield frame, file_index
 
-    def _take_batch(
-        self, frame: pd.DataFrame, renames: dict[str, str], file_index: int
-    ) -> ReadyBatch | None:
-        """Set aside a batch's invalid and expired rows, hold back the contested ones, and
-        return the rest (less rows an earlier attempt settled)."""
-        assert self._contested is not None
+    def _prepare(self, read: tuple[pd.DataFrame, int]) -> _Prepared:
+        """A batch validated and normalised, its expired rows found and its live rows parted by
+        contested key: nothing here changes the run's state, so it may run in a worker thread
+        (the census is done by then)."""
+        frame, file_index = read
         frame = frame.reset_index(drop=True)
-        self.counts.rows_read += len(frame)
-        normalised = normalise_batch(frame, renames, self.options)
-        self._set_aside(normalised.invalid, Bucket.INVALID)
-
+        normalised = normalise_batch(frame, self._renames[file_index], self.options)
         contacts = normalised.contacts
         codes = row_codes(file_index, contacts[SOURCE_LINE].to_numpy(dtype=np.int64))
         # Rows an earlier attempt settled are not judged again, but still take part in the
         # duplicate check, so the row that won then wins now.
         settled = self._earlier.status(codes)
         expired = expired_rows(contacts, self.now) & (settled == 0)
+        late = None
         if expired.any():
-            late = contacts[expired]
-            self._set_aside(
-                reject_rows(
-                    frame, frame.index.isin(late.index), "expired", expiry_reason(late, self.now)
-                ),
-                Bucket.EXPIRED,
+            rows = contacts[expired]
+            late = reject_rows(
+                frame, frame.index.isin(rows.index), "expired", expiry_reason(rows, self.now)
             )
         live = rows_where(contacts, ~expired)
-        zones = rows_where(normalised.zones, ~expired).astype("str")
-        codes, settled = codes[~expired], settled[~expired]
-        if self._on_rows_read is not None:
-            self._on_rows_read(len(frame))
+        return _Prepared(
+            frame=frame,
+            file_index=file_index,
+            invalid=normalised.invalid,
+            expired=late,
+            parts=self._split(
+                frame,
+                live,
+                rows_where(normalised.zones, ~expired).astype("str"),
+                codes[~expired],
+                settled[~expired],
+            ),
+        )
+
+    def _split(
+        self,
+        frame: pd.DataFrame,
+        live: pd.DataFrame,
+        zones: pd.Series,
+        codes: npt.NDArray[np.int64],
+        settled: npt.NDArray[np.int8],
+    ) -> _Parts:
+        """A batch's live rows parted by whether their key is contested (see _Parts)."""
+        assert self._contested is not None
         if live.empty:
-            return None
-        contested = np.zeros(len(live), dtype=bool)
+            return _Parts(ready=None, held=None)
+        held_rows = np.zeros(len(live), dtype=bool)
         if len(self._contested):
-            contested = self._contested.holds(key_hashes(key_values(live, self.options.keys)))
+            held_rows = self._contested.holds(key_hashes(key_values(live, self.options.keys)))
         source_columns = [c for c in frame.columns if c not in INTERNAL_FIELDS]
         if settled.any():
-            # A resumed run: rows an earlier attempt settled are counted, not sent.
-            ready = _staged(live, zones, codes, settled, frame.loc[live.index, source_columns])
-            if contested.any():
-                held = ready[contested]
-                self._hold(held, key_values(held, self.options.keys), file_index)
-                ready = ready[~contested]
-            return self._ready(ready.reset_index(drop=True))
-        if contested.any():
+            staged = _staged(live, zones, codes, settled, frame.loc[live.index, source_columns])
+            held = staged[held_rows] if held_rows.any() else None
+            resumed = staged[~held_rows] if held is not None else staged
+            return _Parts(ready=None, held=held, resumed=resumed.reset_index(drop=True))
+        held = None
+        if held_rows.any():
             # Rows of contested keys wait for the end of the run; the rest leave now.
-            rows = live.index[contested]
             held = _staged(
-                live[contested],
-                zones[contested],
-                codes[contested],
-                settled[contested],
-                frame.loc[rows, source_columns],
+                live[held_rows],
+                zones[held_rows],
+                codes[held_rows],
+                settled[held_rows],
+                frame.loc[live.index[held_rows], source_columns],
             )
-            self._hold(held, key_values(held, self.options.keys), file_index)
-            live, zones, codes = live[~contested], zones[~contested], codes[~contested]
+            live, zones, codes = live[~held_rows], zones[~held_rows], codes[~held_rows]
             if live.empty:
-                return None
-        self.counts.valid += len(live)
+                return _Parts(ready=None, held=held)
         originals = frame[[SOURCE_FILE, SOURCE_LINE, *source_columns]]
-        return ReadyBatch(
-            contacts=live,
-            zones=zones,
-            originals=originals if len(live) == len(frame) else originals.loc[live.index],
-            codes=codes,
-        )
+        if len(live) != len(frame):
+            # The frame's index is 0..n-1: labels are positions (no lookup needed).
+            originals = originals.take(live.index.to_numpy())
+        ready = ReadyBatch(contacts=live, zones=zones, originals=originals, codes=codes)
+        return _Parts(ready=ready, held=held)
+
+    def _settle(self, batch: _Prepared) -> ReadyBatch | None:
+        """Set aside a prepared batch's invalid and expired rows, hold back the contested
+        ones, and return the rest (less rows an earlier attempt settled)."""
+        self.counts.rows_read += len(batch.frame)
+        self._set_aside(batch.invalid, Bucket.INVALID)
+        if batch.expired is not None:
+            self._set_aside(batch.expired, Bucket.EXPIRED)
+        if self._on_rows_read is not None:
+            self._on_rows_read(len(batch.frame))
+        parts = batch.parts
+        if parts.held is not None:
+            self._hold(parts.held, key_values(parts.held, self.options.keys), batch.file_index)
+        if parts.resumed is not None:
+            # A resumed run: rows an earlier attempt settled are counted, not sent.
+            return self._ready(parts.resumed)
+        if parts.ready is not None:
+            self.counts.valid += len(parts.ready.contacts)
+        return parts.ready
 
     def _hold(self, rows: pd.DataFrame, keys: pa.Array, file_index: int) -> None:
         """Keep rows of contested keys on disk until the whole run is read."""
@@ -457,3 +533,32 @@ def _originals(staged: pd.DataFrame) -> pd.DataFrame:
     originals = staged[[c for c in staged.columns if c.startswith(_ORIGINAL)]]
     originals.columns = [c.removeprefix(_ORIGINAL) for c in originals.columns]
     return pd.concat([staged[[SOURCE_FILE, SOURCE_LINE]], originals], axis=1)
+
+
+def in_order_ahead(
+    items: Iterator[_Item], work: Callable[[_Item], _Done], threads: int, ahead: int
+) -> Generator[_Done, None, None]:
+    """`work` on each item, in worker threads, handed out in the items' order; at most `ahead`
+    items beyond the one handed out are taken (so memory stays bounded). An error raised by
+    `items` is raised in its place: after the results of the items before it."""
+    pending: deque[Future[_Done]] = deque()
+    failure: Exception | None = None
+    exhausted = False
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="contacts-batch") as pool:
+        try:
+            while True:
+                while not exhausted and len(pending) <= ahead:
+                    try:
+                        pending.append(pool.submit(work, next(items)))
+                    except StopIteration:
+                        exhausted = True
+                    except Exception as error:  # an unreadable file: after the rows before it
+                        failure, exhausted = error, True
+                if not pending:
+                    break
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+    if failure is not None:
+        raise failure

@@ -36,11 +36,16 @@ class LoadReport(Tallied):
     run_id: str = ""
     target: str = ""
     dry_run: bool = False
+    order: str = "file"
+    """The send order: `file` (as read) or `deadline` (the soonest window end first)."""
     throttled_429: int = 0
     retries: int = 0
     rate_limit: str = ""
     requests_per_window: float = 0.0
     planned_seconds: float = 0.0
+    windows_closing: dict[str, int] = field(default_factory=dict)
+    """Dry run: per send order, the windows that would close before their turn at the
+    configured pace, from the load's moment."""
     notes: list[str] = field(default_factory=list)
     five9_warnings: dict[str, int] = field(default_factory=dict)
     calls_spent_until: str | None = None
@@ -93,6 +98,15 @@ def count_outcomes(
     report.five9_warnings = dict(told.warnings)
     report.calls_spent_until = calls_spent_until(told)
     report.finished_at = pd.Timestamp.now(tz="UTC").strftime(TIME)
+
+
+def windows_closing_note(windows: dict[str, int]) -> str:
+    """A dry run's one line on the windows each send order would lose at the pace."""
+    return (
+        "Windows that would close before their turn at this pace: "
+        f"{windows.get('file', 0):,} in file order, {windows.get('deadline', 0):,} in deadline "
+        "order (`--order deadline`)."
+    )
 
 
 def write_report(report: LoadReport, where: str | os.PathLike[str] | None) -> None:

@@ -94,6 +94,7 @@ def load_contacts(
     state_dir: str | None = None,
     as_of: datetime | None = None,
     state_url: str | None = None,
+    order: Literal["file", "deadline"] = "file",
 ) -> dict[str, Any] | State:
     """Load the valid contacts of the sources into a Five9 list; return the run report.
 
@@ -117,6 +118,9 @@ def load_contacts(
         as_of: Judge windows at this moment (with an offset) instead of now.
         state_url: The state store every worker shares, without a password (it is shown
             here): else the worker's CONTACTS_STATE_URL.
+        order: How rows are sent: file (as read, from the first batch on) or deadline (by
+            the end of their window, soonest first, so fewer windows close before their turn
+            in a long load; the whole run is read before the first upload).
     """
     with (
         tempfile.TemporaryDirectory(prefix="contacts-load-") as scratch,
@@ -138,6 +142,7 @@ def load_contacts(
                 e164=five9_settings().e164,
                 state_dir=Path(state_dir) if state_dir else None,
                 state_url=without_password(state_url) if state_url else None,
+                order=order,
             )
             result = _load(request)
         except ContactsEtlError as error:

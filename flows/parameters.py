@@ -64,4 +64,5 @@ def load_parameters(request: LoadRequest) -> dict[str, Any]:
         # The environment's store is read where the flow runs; a URL given only here goes
         # with the run (and must then carry no password: parameters are shown).
         "state_url": None if request.state_url == default_state_url() else request.state_url,
+        "order": request.order,
     }

@@ -10,12 +10,17 @@ from typing import Literal
 
 import pandas as pd
 from prefect import flow
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 from prefect.client.schemas.objects import State
 from prefect.states import Failed
 
 from contacts_etl.outputs import first_rows_of
 from contacts_etl.preview import PreviewRequest, PreviewResult, run_preview
+from contacts_etl.preview_profile import PreviewProfile
 from flows.load_contacts import due_at
 from flows.parameters import PARAMETER_NAMES, input_fields
 from flows.secrets import storage_credentials
@@ -69,6 +74,69 @@ def markdown_table(frame: pd.DataFrame) -> list[str]:
     return [header, rule, *body]
 
 
+def post_aggregates(result: PreviewResult) -> None:
+    """The report's aggregates as markdown artifacts (reasons, files, zones), and a link to
+    the HTML report when one was written."""
+    profile = result.profile
+    if profile is None:
+        return
+    create_markdown_artifact(
+        reasons_markdown(profile), key="preview-reasons", description="Why rows are invalid"
+    )
+    create_markdown_artifact(
+        files_markdown(result), key="preview-files", description="Where each file's rows went"
+    )
+    create_markdown_artifact(
+        zones_markdown(profile), key="preview-zones", description="Valid windows by time zone"
+    )
+    if result.html:
+        where = str(result.html)
+        link = where if "://" in where else Path(where).resolve().as_uri()
+        create_link_artifact(link, link_text="The preview's HTML report", key="preview-report")
+
+
+def reasons_markdown(profile: PreviewProfile) -> str:
+    """The most frequent faults of invalid rows, each with its column, count and first row."""
+    top = profile.top_reasons()
+    if not top:
+        return "# Invalid rows\n\nNo row is invalid."
+    table = pd.DataFrame(
+        {
+            "reason": [r.kind for r in top],
+            "column": [r.column for r in top],
+            "rows": [f"{r.rows:,}" for r in top],
+            "first example": [f"{r.example_file} line {r.example_line}: {r.example}" for r in top],
+        }
+    )
+    return "\n".join(["# Why rows are invalid", "", *markdown_table(table)])
+
+
+def files_markdown(result: PreviewResult) -> str:
+    """Rows per file and bucket, with the total row."""
+    assert result.profile is not None
+    names = ["valid", *result.counts.buckets()]
+    table = result.profile.file_buckets(names)
+    table.loc["all files"] = table.sum()
+    shown = table.reset_index().rename(columns={"index": "file"})
+    shown.insert(1, "rows read", table.sum(axis=1).to_numpy())
+    return "\n".join(["# Where each file's rows went", "", *markdown_table(shown)])
+
+
+def zones_markdown(profile: PreviewProfile) -> str:
+    """Valid windows per time zone, and the local hour most of them open at."""
+    heat = profile.heatmap()
+    if heat.empty:
+        return "# Valid windows by time zone\n\nNo valid window."
+    table = pd.DataFrame(
+        {
+            "time zone": heat.index,
+            "windows": [f"{n:,}" for n in heat.sum(axis=1)],
+            "busiest local start hour": [f"{int(h):02d}:00" for h in heat.idxmax(axis=1)],
+        }
+    )
+    return "\n".join(["# Valid windows by time zone", "", *markdown_table(table)])
+
+
 def preview_run_name() -> str:
     """`preview 2026-12-04T15:31Z`: when the preview was asked for (UTC)."""
     return f"preview {due_at()}"
@@ -84,6 +152,7 @@ def preview_contacts(
     output: str | None = None,
     rejects: str | None = None,
     limit: int = 20,
+    report: str | None = None,
     keys: list[str] | None = None,
     as_of: datetime | None = None,
     delimiter: str | None = None,
@@ -104,6 +173,8 @@ def preview_contacts(
         output: Where to write the rows that would be sent (.csv or .parquet; a path or URL).
         rejects: Where to write every row set aside, with its reason (a path or a URL).
         limit: How many of the first contacts the summary shows.
+        report: Where to write the analyst's HTML report, one self-contained file with
+            charts (a path or URL; needs contacts-etl[report] on the worker).
         keys: The fields Five9 matches records on (default: number1).
         as_of: Judge windows at this moment instead of now.
         delimiter: The CSV delimiter (default: sniffed; a tab as \\t).
@@ -121,6 +192,8 @@ def preview_contacts(
                 e164=e164_domain() if e164 is None else e164,
                 output=output or None,
                 limit=limit,
+                html=report or None,
+                aggregates=True,
             )
             result = run_preview(request)
         except ContactsEtlError as error:
@@ -132,6 +205,7 @@ def preview_contacts(
         create_markdown_artifact(
             summary_markdown(result), key="preview-summary", description="Contacts preview"
         )
+        post_aggregates(result)
         set_aside = result.counts.rows_read - result.counts.valid
         table = first_rows_of(rejects_path, REJECTS_SHOWN)
         create_table_artifact(

@@ -5,15 +5,18 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
 from schemas.fields import NUMBER_FIELDS
 from schemas.phone_forms import number_pattern
+from schemas.text import Text
 
 UTC_NS = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
 _MINUTE = pd.Timedelta(minutes=1)
+_NS_PER_MINUTE = 60_000_000_000
 # Custom fields: any column that is not one of the named ones below.
 _CUSTOM = (
     r"^(?!(number[123]|first_name|last_name|company|street|city|state|zip|"
@@ -22,25 +25,27 @@ _CUSTOM = (
 
 
 def _whole_minutes(series: pd.Series) -> pd.Series:
-    whole: pd.Series = series.dt.floor("min") == series
-    return whole
+    """True for instants on a whole UTC minute (NaT is not)."""
+    ns = series.dt.as_unit("ns").to_numpy("datetime64[ns]").view(np.int64)
+    whole = (ns % _NS_PER_MINUTE == 0) & (ns != np.iinfo(np.int64).min)
+    return pd.Series(whole, index=series.index)
 
 
 class Five9Contacts(pa.DataFrameModel):
     """Normalised contacts: Five9 number forms, UTC guard windows exact to the minute."""
 
-    source_file: Series[str]
+    source_file: Series[Text]
     source_line: Series[int] = pa.Field(ge=1)
-    number1: Series[str] = pa.Field(str_matches=number_pattern(e164=False))
-    number2: Series[str] | None = pa.Field(nullable=True, str_matches=number_pattern(e164=False))
-    number3: Series[str] | None = pa.Field(nullable=True, str_matches=number_pattern(e164=False))
-    first_name: Series[str] | None = pa.Field(nullable=True)
-    last_name: Series[str] | None = pa.Field(nullable=True)
-    company: Series[str] | None = pa.Field(nullable=True)
-    street: Series[str] | None = pa.Field(nullable=True)
-    city: Series[str] | None = pa.Field(nullable=True)
-    state: Series[str] | None = pa.Field(nullable=True)
-    zip: Series[str] | None = pa.Field(nullable=True)
+    number1: Series[Text] = pa.Field(str_matches=number_pattern(e164=False))
+    number2: Series[Text] | None = pa.Field(nullable=True, str_matches=number_pattern(e164=False))
+    number3: Series[Text] | None = pa.Field(nullable=True, str_matches=number_pattern(e164=False))
+    first_name: Series[Text] | None = pa.Field(nullable=True)
+    last_name: Series[Text] | None = pa.Field(nullable=True)
+    company: Series[Text] | None = pa.Field(nullable=True)
+    street: Series[Text] | None = pa.Field(nullable=True)
+    city: Series[Text] | None = pa.Field(nullable=True)
+    state: Series[Text] | None = pa.Field(nullable=True)
+    zip: Series[Text] | None = pa.Field(nullable=True)
     guard_start: Series[UTC_NS]
     guard_end: Series[UTC_NS]
 

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -72,8 +73,9 @@ def contact_objects(contacts: pd.DataFrame) -> pd.Series:
         if c not in (SOURCE_FILE, SOURCE_LINE, "guard_start", "guard_end")
     ]
     # Each present field as ',"name":"value"' (a blank one is left out). The first field (a
-    # valid contact's number1) is always present: it goes without the comma.
-    pieces: list[pa.Array | pa.Scalar] = []
+    # valid contact's number1) is always present: it goes without the comma. Text between two
+    # values is one argument of the join: its cost grows with the number of arguments.
+    parts: list[pa.Array | str] = ['{"fields":{']
     first_blank = False
     for position, name in enumerate(fields):
         values = pc.cast(
@@ -82,21 +84,24 @@ def contact_objects(contacts: pd.DataFrame) -> pd.Series:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         comma = "," if position else ""
-        label = _text(comma + json.dumps(name, ensure_ascii=False) + ':"')
+        label = comma + json.dumps(name, ensure_ascii=False) + ':"'
         if values.null_count:
             # Blank in some rows: the member is left out there (null label, value and quote).
-            pieces.append(_joined(label, _json_escaped(values), _text('"')))
+            parts.append(_joined(_text(label), _json_escaped(values), _text('"')))
             first_blank |= position == 0
         else:
-            pieces.extend((label, _json_escaped(values), _text('"')))
+            parts.extend((label, _json_escaped(values), '"'))
+    # The window closes every object: fixed-width text, with whatever text came before it.
+    lead = parts.pop() if isinstance(parts[-1], str) else ""
+    pieces: list[pa.Array | pa.Scalar] = []
+    for part in parts:
+        if isinstance(part, str) and pieces and isinstance(pieces[-1], pa.Scalar):
+            pieces[-1] = _text(pieces[-1].as_py() + part)
+        else:
+            pieces.append(_text(part) if isinstance(part, str) else part)
     objects = pc.binary_join_element_wise(
-        _text('{"fields":{'),
         *pieces,
-        _text('},"guardTime":{"start":"'),
-        _wire_times(contacts["guard_start"]),
-        _text('","end":"'),
-        _wire_times(contacts["guard_end"]),
-        _text('"}}'),
+        _window_text(contacts["guard_start"], contacts["guard_end"], lead),
         _text(""),
         null_handling="replace",
         null_replacement="",
@@ -124,7 +129,20 @@ def upload_body(
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return (head[:-1] + ',"contacts":[' + ",".join(objects.tolist()) + "]}").encode("utf-8")
+    return (head[:-1] + ',"contacts":[').encode("utf-8") + _comma_joined(objects) + b"]}"
+
+
+def _comma_joined(objects: pd.Series) -> bytes:
+    """The objects' text joined by commas, as UTF-8 bytes: one Arrow kernel, no Python string
+    per object (the objects' own Arrow buffers when they have them)."""
+    values = pa.array(objects, type=pa.large_string(), from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if values.null_count or not len(values):
+        return ",".join(objects.tolist()).encode("utf-8")
+    one_list = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
+    joined = pc.binary_join(one_list, _text(","))
+    return bytes(joined[0].as_buffer())
 
 
 def _text(value: str) -> pa.Scalar:
@@ -165,33 +183,42 @@ def _json_escaped(values: pa.Array) -> pa.Array:
     return escaped
 
 
-_WIRE_TEMPLATE = np.frombuffer(b"0000-00-00T00:00:00Z", dtype=np.uint8)
-# (position in the template, divisor): each digit is (value // divisor) % 10.
-_YEAR, _TWO = ((0, 1000), (1, 100), (2, 10), (3, 1)), ((0, 10), (1, 1))
+# Two digits of each number 0-99, tens then units, as bytes.
+_TENS = (48 + np.arange(100) // 10).astype(np.uint8)
+_UNITS = (48 + np.arange(100) % 10).astype(np.uint8)
+_WIRE_WIDTH = len("0000-00-00T00:00:00Z")
 
 
-def _wire_times(instants: pd.Series) -> pa.Array:
-    """UTC instants as WIRE_TIME text (e.g. 2027-12-01T14:00:00Z), written digit by digit into
-    fixed-width bytes: string formatting costs far more per row."""
+def _window_text(start: pd.Series, end: pd.Series, lead: str = "") -> pa.Array:
+    """Each row's `lead` + '},"guardTime":{"start":"S","end":"E"}}', S and E as WIRE_TIME,
+    written digit by digit into fixed-width bytes: string formatting costs far more per row."""
+    head = (lead + '},"guardTime":{"start":"').encode()
+    template = head + b'0000-00-00T00:00:00Z","end":"0000-00-00T00:00:00Z"}}'
+    rows = len(start)
+    text = np.empty((rows, len(template)), dtype=np.uint8)
+    text[:] = np.frombuffer(template, dtype=np.uint8)
+    for instants, at in ((start, len(head)), (end, len(template) - 3 - _WIRE_WIDTH)):
+        _write_wire_time(text, at, instants)
+    offsets = np.arange(rows + 1, dtype=np.int64) * len(template)
+    return pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(text))
+
+
+def _write_wire_time(text: npt.NDArray[np.uint8], at: int, instants: pd.Series) -> None:
+    """Write UTC instants as WIRE_TIME into columns `at`.. of `text` (one row each)."""
     ns = instants.dt.tz_convert("UTC").dt.as_unit("ns").to_numpy("datetime64[ns]").view(np.int64)
-    minutes = ns // NS_PER_MINUTE
-    days, minute_of_day = np.divmod(minutes, 24 * 60)
+    days, minute_of_day = np.divmod(ns // NS_PER_MINUTE, 24 * 60)
     year, month, day = civil_from_days(days)
-    # One row of the array per character position: each write below is contiguous.
-    text = np.repeat(_WIRE_TEMPLATE[:, None], len(ns), axis=1)
-    for value, at, digits in (
-        (year, 0, _YEAR),
-        (month, 5, _TWO),
-        (day, 8, _TWO),
-        (minute_of_day // 60, 11, _TWO),
-        (minute_of_day % 60, 14, _TWO),
+    century, year_in_century = np.divmod(year, 100)
+    for value, column in (
+        (century, 0),
+        (year_in_century, 2),
+        (month, 5),
+        (day, 8),
+        (minute_of_day // 60, 11),
+        (minute_of_day % 60, 14),
     ):
-        for position, divisor in digits:
-            text[at + position] = 48 + (value // divisor) % 10
-    width = len(_WIRE_TEMPLATE)
-    offsets = np.arange(len(ns) + 1, dtype=np.int64) * width
-    text = np.ascontiguousarray(text.T)
-    return pa.LargeStringArray.from_buffers(len(ns), pa.py_buffer(offsets), pa.py_buffer(text))
+        text[:, at + column] = _TENS[value]
+        text[:, at + column + 1] = _UNITS[value]
 
 
 @dataclass(frozen=True)

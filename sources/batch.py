@@ -62,11 +62,13 @@ def with_origin(
     rows = values.num_rows
     path = source_file.encode("utf-8", "replace")
     offsets = np.arange(rows + 1, dtype=np.int64) * len(path)
+    # Large strings, as pandas keeps text: to_pandas need not convert them.
+    text = pa.large_string()
     file_column = pa.LargeStringArray.from_buffers(
         rows, pa.py_buffer(offsets), pa.py_buffer(path * rows)
-    ).cast(pa.string())
-    fault_column = pa.nulls(rows, pa.string()) if faults is None else pa.array(faults, pa.string())
-    raw_column = pa.nulls(rows, pa.string()) if raws is None else pa.array(raws, pa.string())
+    )
+    fault_column = pa.nulls(rows, text) if faults is None else pa.array(faults, text)
+    raw_column = pa.nulls(rows, text) if raws is None else pa.array(raws, text)
     return pa.Table.from_arrays(
         [*values.columns, file_column, pa.array(lines, pa.int64()), fault_column, raw_column],
         names=[*values.column_names, *ORIGIN_COLUMNS],

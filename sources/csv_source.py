@@ -84,7 +84,8 @@ class CsvSource:
         # pyarrow reads about 3x faster when it may assume no quoted line breaks.
         self._single_line_options = pacsv.ParseOptions(newlines_in_values=False, **parse)
         self._convert_options = pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in names},
+            # Large strings, as pandas keeps text: to_pandas need not convert them.
+            column_types={name: pa.large_string() for name in names},
             null_values=[""],  # pyarrow's default also turns "NA", "null", "nan", ... into nulls
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
@@ -205,9 +206,11 @@ class CsvSource:
     def _read_run(self, read: _BlockRead, start: int, stop: int) -> list[pa.Table]:
         """Records [start, stop) read by pyarrow; refused runs are halved, then read carefully."""
         block, spans, first_line = read.block, read.spans, read.first_line
-        data = block[spans.starts[start] : spans.ends[stop - 1]]
+        first, last = int(spans.starts[start]), int(spans.ends[stop - 1])
         if self._options.encoding != "utf-8":
-            data = data.decode(self._options.encoding).encode("utf-8")
+            data = pa.py_buffer(block[first:last].decode(self._options.encoding).encode("utf-8"))
+        else:
+            data = pa.py_buffer(block).slice(first, last - first)  # no copy
         longest = int((spans.ends[start:stop] - spans.starts[start:stop]).max())
         read_options = pacsv.ReadOptions(
             column_names=self._layout.columns,
@@ -247,7 +250,7 @@ class CsvSource:
                 column.append(value)
             faults.append(record.fault)
             raws.append(None if record.fault is None else raw_text(raw, encoding))
-        values = pa.Table.from_arrays([pa.array(c, pa.string()) for c in cells], names=names)
+        values = pa.Table.from_arrays([pa.array(c, pa.large_string()) for c in cells], names=names)
         if columns is not None:
             values = values.select(list(columns))
         lines = spans.lines[start:stop] + first_line

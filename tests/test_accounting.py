@@ -46,6 +46,7 @@ def test_every_row_read_is_in_exactly_one_bucket(source: Path, tmp_path: Path) -
         rejects=tmp_path / "rejects.parquet",
         as_of=pd.Timestamp(AS_OF),
         encoding=encoding,
+        aggregates=True,
     )
     result = run_preview(request)
     counts = result.counts
@@ -63,3 +64,16 @@ def test_every_row_read_is_in_exactly_one_bucket(source: Path, tmp_path: Path) -
     lines = sorted([*map(int, sent["source_line"]), *map(int, set_aside["source_line"])])
     assert lines == expected_lines
     assert set_aside["reason"].notna().all()
+    # The report's figures account for the same rows: per file, per bucket, per reason.
+    profile = result.profile
+    assert profile is not None
+    names = ["valid", *counts.buckets()]
+    by_file = profile.file_buckets(names)
+    assert by_file.sum().to_dict() == {"valid": counts.valid, **counts.buckets()}
+    assert int(by_file.to_numpy().sum()) == counts.rows_read
+    assert int(profile.heatmap().to_numpy().sum()) == counts.valid
+    assert int(profile.lengths_after.sum()) == counts.valid == len(profile.ends_ns)
+    faulted = {r.example_line for r in profile.reasons.values()}
+    assert faulted <= set(map(int, set_aside.loc[set_aside["bucket"] == "invalid", "source_line"]))
+    if counts.invalid:
+        assert sum(r.rows for r in profile.reasons.values()) >= counts.invalid

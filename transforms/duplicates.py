@@ -7,6 +7,7 @@ good one). Keys are kept for the whole run, compactly, because the winner may co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -151,10 +152,24 @@ class ContestedKeys:
     def __len__(self) -> int:
         return len(self.hashes)
 
+    @cached_property
+    def _buckets(self) -> tuple[npt.NDArray[np.bool_], np.uint64]:
+        """Which buckets of the hashes' top bits hold a contested hash (at least 16 buckets a
+        hash), and the shift that gives a hash's bucket."""
+        bits = int(np.clip(np.ceil(np.log2(16 * len(self.hashes) + 1)), 16, 26))
+        shift = np.uint64(64 - bits)
+        taken = np.zeros(1 << bits, dtype=bool)
+        taken[self.hashes >> shift] = True
+        return taken, shift
+
     def holds(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         """For each hash: is it contested?"""
+        found = np.zeros(len(hashes), dtype=bool)
         if not len(self.hashes):
-            return np.zeros(len(hashes), dtype=bool)
-        at = np.searchsorted(self.hashes, hashes).clip(max=len(self.hashes) - 1)
-        found: npt.NDArray[np.bool_] = self.hashes[at] == hashes
+            return found
+        # Nearly every key is not contested: its bucket says so, with no search.
+        taken, shift = self._buckets
+        maybe = np.flatnonzero(taken[hashes >> shift])
+        at = np.searchsorted(self.hashes, hashes[maybe]).clip(max=len(self.hashes) - 1)
+        found[maybe] = self.hashes[at] == hashes[maybe]
         return found

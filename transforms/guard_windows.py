@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from transforms.calling_hours import CallingHours, clip_to_calling_hours
 from transforms.instants import NAT, NS_PER_MINUTE, Fault, Int64Array, read_instants
@@ -42,19 +44,49 @@ def floor_to_minute(ns: Int64Array) -> Int64Array:
 
 def row_zones(frame: pd.DataFrame, default_zone: str, faults: RowFaults) -> pd.Series:
     """Each row's zone: its own `timezone` when given, else the run's default; NA if unusable."""
+    return _row_zones(frame, default_zone, faults)[0]
+
+
+def _row_zones(
+    frame: pd.DataFrame, default_zone: str, faults: RowFaults
+) -> tuple[pd.Series, RowZones]:
+    """`row_zones`, and the same factorised. Each distinct `timezone` text is trimmed and
+    judged once (a column holds a handful), then the rows take their zone's code."""
     if "timezone" not in frame.columns:
-        return pd.Series(default_zone, index=frame.index, dtype="str")
-    given = frame["timezone"].astype("str").str.strip()
-    zones = given.where(given.notna() & (given != ""), default_zone)
-    problems = pd.Series(
-        {name: zone_problem(name) for name in zones.unique()}, dtype="object"
-    ).dropna()
-    if problems.empty:
-        return zones
+        zones = pd.Series(default_zone, index=frame.index, dtype="str")
+        return zones, RowZones(np.zeros(len(frame), dtype=np.intp), [default_zone])
+    given = pa.array(frame["timezone"].astype("str"), type=pa.large_string(), from_pandas=True)
+    if isinstance(given, pa.ChunkedArray):
+        given = given.combine_chunks()
+    encoded = given.dictionary_encode()
+    # One entry per distinct text, and a last one for a missing value: its zone's code.
+    texts = [*pc.utf8_trim_whitespace(encoded.dictionary).to_pylist(), ""]
+    names: list[str] = []
+    problems: dict[str, str] = {}
+    codes_of: list[int] = []
+    for text in texts:
+        name = text or default_zone
+        problem = zone_problem(name)
+        if problem is not None:
+            problems[name] = problem
+            codes_of.append(-1)
+            continue
+        if name not in names:
+            names.append(name)
+        codes_of.append(names.index(name))
+    indices = encoded.indices.fill_null(len(texts) - 1).to_numpy(zero_copy_only=False)
+    codes = np.asarray(codes_of, dtype=np.intp)[indices]
     for name, problem in problems.items():
-        bad = (zones == name).to_numpy()
-        faults.add_value_fault("timezone", frame["timezone"], bad, str(problem))
-    return zones.where(~zones.isin(problems.index))
+        bad = np.flatnonzero([(text or default_zone) == name for text in texts])
+        faults.add_value_fault("timezone", frame["timezone"], np.isin(indices, bad), problem)
+    zones = pd.Series(
+        pa.array([*names, None], pa.large_string()).take(
+            pa.array(np.where(codes < 0, len(names), codes))
+        ),
+        index=frame.index,
+        dtype="str",
+    )
+    return zones, RowZones(codes, names)
 
 
 def _bound(
@@ -86,8 +118,7 @@ def normalise_guard_windows(
 
     With calling hours and a `load_time`, a window open at that moment is narrowed to the
     permitted stretch still open then (its first stretch may have passed)."""
-    zones = row_zones(frame, default_zone, faults)
-    coded = RowZones.of(zones)
+    zones, coded = _row_zones(frame, default_zone, faults)
     raw_start = _bound(frame, "guard_start", coded, "start", faults)
     raw_end = _bound(frame, "guard_end", coded, "end", faults)
     start = ceil_to_minute(raw_start)

@@ -112,6 +112,14 @@ def days_in_month(y: Int64Array, m: Int64Array) -> Int64Array:
     return np.asarray(base + ((m == 2) & leap), dtype=np.int64)
 
 
+# Each month of the accepted years, from January MIN_YEAR: its first day (days since the
+# epoch) and its length.
+_YEARS = np.repeat(np.arange(MIN_YEAR, MAX_YEAR + 1, dtype=np.int64), 12)
+_MONTHS = np.tile(np.arange(1, 13, dtype=np.int64), MAX_YEAR + 1 - MIN_YEAR)
+_MONTH_START = days_from_civil(_YEARS, _MONTHS, np.ones_like(_YEARS))
+_MONTH_DAYS = days_in_month(_YEARS, _MONTHS)
+
+
 def _field(parts: pa.StructArray, name: str, missing: int = -1) -> Int64Array:
     """One named regex group as integers; unmatched or empty groups become `missing`."""
     values = pc.struct_field(parts, name)
@@ -146,9 +154,10 @@ def read_text_instants(values: pa.Array) -> ReadInstants:
         return _read_text_instants_reference(values)
     text = _trimmed(values)
     length, chars = _leading_bytes(text)
+    columns = np.ascontiguousarray(chars.T)  # one contiguous row per byte position
     present = np.asarray(text.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     short = present & (length <= _WIDTH)
-    fixed = short & _fixed_layout(chars, length)
+    fixed = short & _fixed_layout(columns, length)
     digits = np.zeros(n, dtype=bool)
     others = np.flatnonzero(short & ~fixed)
     digits[others] = _all_digits(chars[others], length[others])
@@ -158,14 +167,21 @@ def read_text_instants(values: pa.Array) -> ReadInstants:
     rest = ~(fixed | digits)
 
     if fixed.all():
-        return _read_fixed_width(chars, length)
+        return _read_fixed_width(columns, length)
     read = ReadInstants(
         ns=np.full(n, NAT, dtype=np.int64),
         is_utc=np.zeros(n, dtype=bool),
         fault=np.full(n, Fault.UNREADABLE, dtype=np.int8),
     )
     if fixed.any():
-        _place(read, fixed, _read_fixed_width(chars[fixed], length[fixed]))
+        # Every row read by position (cheaper than picking the rows out first); only the
+        # fixed-width ones are kept.
+        part = _read_fixed_width(columns, length)
+        read = ReadInstants(
+            ns=np.where(fixed, part.ns, read.ns),
+            is_utc=np.where(fixed, part.is_utc, read.is_utc),
+            fault=np.where(fixed, part.fault, read.fault),
+        )
     if digits.any():
         _place(read, digits, _read_epochs(pc.filter(text, pa.array(digits))))
     if rest.any():
@@ -235,29 +251,30 @@ def _is_any(column: npt.NDArray[np.uint8], allowed: bytes) -> BoolArray:
     return np.asarray(out, dtype=bool)
 
 
-def _fixed_layout(chars: npt.NDArray[np.uint8], length: Int64Array) -> BoolArray:
-    """Which values match `_FIXED`, judged byte by byte: "YYYY-MM-DD HH:MM" (T, t or space),
-    then by length: "", "Z", ":SS", ":SSZ", "+HH:MM", ":SS+HH:MM" (z for Z, - for +)."""
-    ok = (length >= 16) & _is_any(chars[:, 4], b"-") & _is_any(chars[:, 7], b"-")
-    ok &= _is_any(chars[:, 10], b"Tt ") & _is_any(chars[:, 13], b":")
+def _fixed_layout(columns: npt.NDArray[np.uint8], length: Int64Array) -> BoolArray:
+    """Which values match `_FIXED`, judged byte by byte (`columns`: one row per byte position):
+    "YYYY-MM-DD HH:MM" (T, t or space), then by length: "", "Z", ":SS", ":SSZ", "+HH:MM",
+    ":SS+HH:MM" (z for Z, - for +)."""
+    ok = (length >= 16) & _is_any(columns[4], b"-") & _is_any(columns[7], b"-")
+    ok &= _is_any(columns[10], b"Tt ") & _is_any(columns[13], b":")
     for column in (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15):
-        ok &= _is_digit(chars[:, column])
+        ok &= _is_digit(columns[column])
 
     def seconds(at: int) -> BoolArray:
-        colon = _is_any(chars[:, at], b":")
-        return colon & _is_digit(chars[:, at + 1]) & _is_digit(chars[:, at + 2])
+        colon = _is_any(columns[at], b":")
+        return colon & _is_digit(columns[at + 1]) & _is_digit(columns[at + 2])
 
     def offset(at: int) -> BoolArray:
         return (
-            _is_any(chars[:, at], b"+-")
-            & _is_digit(chars[:, at + 1])
-            & _is_digit(chars[:, at + 2])
-            & _is_any(chars[:, at + 3], b":")
-            & _is_digit(chars[:, at + 4])
-            & _is_digit(chars[:, at + 5])
+            _is_any(columns[at], b"+-")
+            & _is_digit(columns[at + 1])
+            & _is_digit(columns[at + 2])
+            & _is_any(columns[at + 3], b":")
+            & _is_digit(columns[at + 4])
+            & _is_digit(columns[at + 5])
         )
 
-    zulu16, zulu19 = _is_any(chars[:, 16], b"Zz"), _is_any(chars[:, 19], b"Zz")
+    zulu16, zulu19 = _is_any(columns[16], b"Zz"), _is_any(columns[19], b"Zz")
     tail = (
         (length == 16)
         | ((length == 17) & zulu16)
@@ -275,10 +292,9 @@ def _all_digits(chars: npt.NDArray[np.uint8], length: Int64Array) -> BoolArray:
     return np.asarray((length >= 1) & (_is_digit(chars) | ~inside).all(axis=1), dtype=bool)
 
 
-def _read_fixed_width(chars: npt.NDArray[np.uint8], length: Int64Array) -> ReadInstants:
-    """Values that all match `_FIXED`, read by byte position from their leading bytes; each
-    length is one layout."""
-    columns = np.ascontiguousarray(chars.T)  # one contiguous row per byte position
+def _read_fixed_width(columns: npt.NDArray[np.uint8], length: Int64Array) -> ReadInstants:
+    """Values that match `_FIXED`, read by byte position from their leading bytes (`columns`:
+    one row per byte position); each length is one layout. Other values read as garbage."""
 
     def number(first: int, width: int, at: int = 0) -> Int64Array:
         value = np.zeros(len(length), dtype=np.int32)
@@ -306,12 +322,14 @@ def _read_fixed_width(chars: npt.NDArray[np.uint8], length: Int64Array) -> ReadI
         offset = sign * (oh * NS_PER_HOUR + om * NS_PER_MINUTE)
 
     year_ok = (y >= MIN_YEAR) & (y <= MAX_YEAR)
-    date_ok = (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= days_in_month(y, mo))
+    month_ok = (mo >= 1) & (mo <= 12)
+    # The month's first day and length from tables of the accepted years (garbage elsewhere,
+    # where year_ok or month_ok is False and the fault says so).
+    month = (np.clip(y, MIN_YEAR, MAX_YEAR) - MIN_YEAR) * 12 + np.clip(mo, 1, 12) - 1
+    date_ok = month_ok & (d >= 1) & (d <= _MONTH_DAYS[month])
     time_ok = (h <= 23) & (mi <= 59) & (s <= 59)
     offset_ok = ~has_zone | ((om <= 59) & (np.abs(offset) <= MAX_OFFSET_NS))
-    day = days_from_civil(
-        np.where(year_ok, y, 2000), np.where(date_ok, mo, 1), np.where(date_ok, d, 1)
-    )
+    day = _MONTH_START[month] + d - 1
     local = day * NS_PER_DAY + h * NS_PER_HOUR + mi * NS_PER_MINUTE + s * NS_PER_SECOND
     fault = np.select(
         [~year_ok, ~date_ok, ~time_ok, ~offset_ok],

@@ -3,6 +3,15 @@
 Daylight-saving rules of docs/guard-times.md ("From input to minutes"): a local time in a
 spring-forward gap moves a start forward to the end of the gap and an end back to just before
 it; a local time that happens twice gives a start the later instant and an end the earlier.
+
+Why not `pyarrow.compute.assume_timezone`, vectorised and with "earliest"/"latest" for both
+cases? In nanoseconds it gives exactly these instants (a gap's "earliest" is its end less 1 ns,
+as here), but only within the transitions a zone's TZif file tabulates: it ignores the file's
+POSIX rule for the years after them (apache/arrow#36110), so from 2038 on New York has no
+summer time, and a "slim" file has no tabulated rules at all; and it reads only the system's
+zone files, never the `tzdata` package zoneinfo falls back to. Guard times run to 2200. pandas'
+`tz_localize` follows zoneinfo for every year and is as fast; tests/transforms/
+test_zone_transitions.py checks every minute of transition days against zoneinfo.
 """
 
 from __future__ import annotations
@@ -61,18 +70,32 @@ def localize(local_ns: Int64Array, zone: str, side: Side) -> Int64Array:
     # 02:15 in Lord Howe's 30-minute gap to 03:00, and a 2009 Goose Bay start to before it).
     in_gap = (utc == NAT) & (local_ns != NAT)
     if in_gap.any():
-        values, where = np.unique(local_ns[in_gap], return_inverse=True)
-        ends = np.array([gap_end_ns(int(value), zone) for value in values], dtype=np.int64)
         # A start moves to the first instant after the gap, an end to the last one before it.
-        utc[in_gap] = ends[where] - (1 if side == "end" else 0)
+        utc[in_gap] = gap_ends_ns(local_ns[in_gap], zone) - (1 if side == "end" else 0)
     return utc
 
 
-def gap_end_ns(local_ns: int, zone: str) -> int:
-    """The UTC instant (ns) a daylight-saving gap ends, for a wall time inside the gap: the
-    first instant whose wall time exists again. Found by bisection on whole seconds between
-    the wall time read with the offset after the gap and with the one before it (zoneinfo's
-    fold=1 and fold=0); tz database transitions fall on whole seconds."""
+def gap_ends_ns(local_ns: Int64Array, zone: str) -> Int64Array:
+    """For wall times inside daylight-saving gaps of `zone`: the UTC instant (ns) each one's gap
+    ends. One search per gap, not per value: every value of a gap shares its end."""
+    values, where = np.unique(local_ns, return_inverse=True)
+    ends = np.empty(len(values), dtype=np.int64)
+    first = 0
+    while first < len(values):
+        end_ns, wall_after_ns = _gap_end(int(values[first]), zone)
+        # The gap's wall times run up to the wall time at its end: those values share it.
+        after = max(int(np.searchsorted(values, wall_after_ns, side="left")), first + 1)
+        ends[first:after] = end_ns
+        first = after
+    return ends[where]
+
+
+def _gap_end(local_ns: int, zone: str) -> tuple[int, int]:
+    """The UTC instant (ns) a daylight-saving gap ends, for a wall time inside the gap, and the
+    wall time (ns) at that instant: the first instant whose wall time exists again. Found by
+    bisection on whole seconds between the wall time read with the offset after the gap and
+    with the one before it (zoneinfo's fold=1 and fold=0); tz database transitions fall on whole
+    seconds."""
     tz = zoneinfo.ZoneInfo(zone)
     wall = datetime(1970, 1, 1) + timedelta(microseconds=local_ns // 1000)
     low = int(wall.replace(tzinfo=tz, fold=1).timestamp())  # before the change
@@ -88,7 +111,8 @@ def gap_end_ns(local_ns: int, zone: str) -> int:
             high = middle
         else:
             low = middle
-    return high * 1_000_000_000
+    shift = after // timedelta(microseconds=1) * 1000 if after is not None else 0
+    return high * 1_000_000_000, high * 1_000_000_000 + shift
 
 
 def to_wall_time(utc_ns: Int64Array, zone: str) -> Int64Array:

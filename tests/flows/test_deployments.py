@@ -159,6 +159,8 @@ GOOD = """deployments:
         (("      sources:", "      keys: [guard_start]\n      sources:"), "keys 'guard_start'"),
         (("      sources:", "      encoding: utf-16\n      sources:"), "encoding"),
         (("      sources:", "      delimiter: ab\n      sources:"), "delimiter 'ab'"),
+        (("      sources:", "      order: soonest\n      sources:"),
+         "order: Input should be 'file' or 'deadline'"),
         (("      list_name: demo\n", ""), "parameters need list_name"),
         (("      sources:", "      state_url: postgresql://etl:s3cret@db/c\n      sources:"),
          "state_url must not carry a password"),
@@ -167,7 +169,7 @@ GOOD = """deployments:
     ],
     ids=[
         *("typo-key", "typo-parameter", "cron", "schedule-zone", "hours", "mapping"),
-        *("sources-text", "sources-empty", "entrypoint", "keys", "encoding", "delimiter"),
+        *("sources-text", "sources-empty", "entrypoint", "keys", "encoding", "delimiter", "order"),
         *("list-missing", "state-url-password", "yaml", "no-deployments"),
     ],
 )  # fmt: skip
@@ -192,7 +194,7 @@ def test_keys_delimiter_encoding_and_a_shared_store_reach_the_runs_parameters(
     config = tmp_path / "prefect.yaml"
     extra = (
         '      keys: [first_name]\n      delimiter: "\\t"\n      encoding: latin-1\n'
-        "      state_url: postgresql://etl@db.internal/contacts\n"
+        "      state_url: postgresql://etl@db.internal/contacts\n      order: deadline\n"
     )
     config.write_text(GOOD.replace("      sources:", extra + "      sources:"), encoding="utf-8")
     (load,) = read_deployments(config)
@@ -200,6 +202,7 @@ def test_keys_delimiter_encoding_and_a_shared_store_reach_the_runs_parameters(
     assert parameters["keys"] == ["first_name"]
     assert (parameters["delimiter"], parameters["encoding"]) == ("\t", "latin-1")
     assert parameters["state_url"] == "postgresql://etl@db.internal/contacts"
+    assert parameters["order"] == "deadline"
 
 
 def wait_for_deployments(client: SyncPrefectClient, names: list[str], timeout: float) -> None:

@@ -29,11 +29,14 @@ def test_load_flow_delivers_and_posts_summary(
         monkeypatch.setenv("FIVE9_BASE_URL", server.base_url)
         monkeypatch.setenv("FIVE9_CONSUMER_KEY", "sandbox-key")
         monkeypatch.setenv("FIVE9_SECRET_KEY", "sandbox-secret")
-        state = load_contacts([str(SAMPLES / "contacts.csv")], "nightly", return_state=True)
+        state = load_contacts(
+            [str(SAMPLES / "contacts.csv")], "nightly", order="deadline", return_state=True
+        )
         stored = sandbox.records("nightly")
     report = state.result()
     assert isinstance(report, dict)
 
+    assert report["order"] == "deadline"
     assert report["rows_read"] == sum(report[b] for b in REPORT_BUCKETS)
     assert report["delivered"] == len(stored) == EXPECTED["buckets"]["valid"]
     assert report["invalid"] == EXPECTED["buckets"]["invalid"]

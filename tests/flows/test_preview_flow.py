@@ -23,10 +23,13 @@ def endpoint() -> str:
     return os.environ["AWS_ENDPOINT_URL"]
 
 
-def test_preview_flow_posts_summary_and_rejects(prefect_api: PrefectServer) -> None:
+def test_preview_flow_posts_summary_and_rejects(prefect_api: PrefectServer, tmp_path: Path) -> None:
     from flows.preview_contacts import preview_contacts
 
-    state = preview_contacts([str(SAMPLES / "contacts.csv")], limit=5, return_state=True)
+    report = tmp_path / "report.html"
+    state = preview_contacts(
+        [str(SAMPLES / "contacts.csv")], limit=5, report=str(report), return_state=True
+    )
     counts = state.result()
     assert isinstance(counts, dict), counts
     set_aside = counts["invalid"] + counts["expired"] + counts["duplicate"]
@@ -40,6 +43,23 @@ def test_preview_flow_posts_summary_and_rejects(prefect_api: PrefectServer) -> N
     # The first row of the sample, in UTC and in its own zone.
     assert "2028-02-14T15:30:00Z" in summary
     assert "2028-02-14 10:30 EST" in summary
+
+    # The report's aggregates, and a link to the report itself.
+    reasons = str(artifact_of(state, "preview-reasons"))
+    assert (
+        "| timezone '…' is not an IANA region name such as America/New_York | timezone | 1 |"
+        in (reasons)
+    )
+    assert "line 63: timezone 'EST'" in reasons
+    files = str(artifact_of(state, "preview-files"))
+    valid = EXPECTED["buckets"]["valid"]
+    assert f"| all files | {EXPECTED['rows']} | {valid} | {EXPECTED['buckets']['invalid']} |" in (
+        files
+    )
+    zones = str(artifact_of(state, "preview-zones"))
+    assert "| America/New_York |" in zones
+    assert artifact_of(state, "preview-report") == f"[The preview's HTML report]({report.as_uri()})"
+    assert f'data-bucket="valid">{valid}<' in report.read_text(encoding="utf-8")
 
     rows = artifact_of(state, "preview-rejects")
     table = json.loads(rows) if isinstance(rows, str) else rows

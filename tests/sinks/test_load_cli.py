@@ -162,11 +162,11 @@ def test_cli_dry_run_plans_without_uploading(
 ) -> None:
     point_at(monkeypatch, server)
     report_file = tmp_path / "report.json"
-    result = load("demo", "--dry-run", "--report", report_file)
+    result = load("demo", "--dry-run", "--report", report_file, "--order", "deadline")
 
     assert result.returncode == 0, result.stderr
     report = json.loads(report_file.read_text(encoding="utf-8"))
-    assert report["dry_run"] is True
+    assert (report["dry_run"], report["order"]) == (True, "deadline")
     assert report["would_deliver"] == VALID
     assert report["requests"] == report["chunks"] == CHUNKS
     assert report["delivered"] == 0
@@ -175,6 +175,10 @@ def test_cli_dry_run_plans_without_uploading(
     assert sandbox.upload_times() == []
     assert sandbox.records("demo") == {}
     assert f"{VALID:,} contacts in {CHUNKS:,} requests" in result.stdout
+    # The samples' windows end in 2027-2028: none closes during the load, in either order.
+    assert report["windows_closing"] == {"file": 0, "deadline": 0}
+    shown = " ".join(result.stdout.split())
+    assert "before their turn at this pace: 0 in file order, 0 in deadline order" in shown
     assert_no_secret(result, report_file)
 
 
@@ -194,6 +198,17 @@ def test_cli_wrong_secret_is_one_line_naming_the_settings_not_the_secret(
     assert [e["reason"] for e in sandbox.events_of("token_refused")] == ["wrong secret key"]
     assert sandbox.upload_times() == []
     assert_no_secret(result, report_file)
+
+
+def test_cli_unknown_order_is_one_line_naming_the_choices(
+    monkeypatch: pytest.MonkeyPatch, server: SandboxServer, sandbox: Sandbox
+) -> None:
+    point_at(monkeypatch, server)
+    line = one_error_line(load("demo", "--order", "bogus"))
+    assert "--order" in line
+    assert "'bogus'" in line
+    assert "'file', 'deadline'" in line
+    assert sandbox.upload_times() == []
 
 
 def test_cli_unknown_list_is_one_line_naming_the_list(

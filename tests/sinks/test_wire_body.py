@@ -44,14 +44,22 @@ TEXT = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(['a"b', "c\\d"
 
 
 @settings(max_examples=150)
-@given(st.lists(st.tuples(TEXT, TEXT, st.integers(0, 10**6)), min_size=1, max_size=15))
-def test_column_wise_body_equals_json_dumps(rows: list[tuple[str | None, str | None, int]]) -> None:
+@given(
+    st.lists(
+        st.tuples(TEXT, TEXT, st.integers(0, 10**8), st.text(max_size=5)), min_size=1, max_size=15
+    )
+)
+def test_column_wise_body_equals_json_dumps(
+    rows: list[tuple[str | None, str | None, int, str]],
+) -> None:
+    # Guard times from 2027 to the 2210s; a field always present between two that may not be.
     start = pd.Timestamp("2027-12-01T14:00Z") + pd.to_timedelta([r[2] for r in rows], "min")
     contacts = pd.DataFrame(
         {
             "source_file": "t.csv",
             "source_line": np.arange(2, len(rows) + 2),
             "number1": pd.Series([r[0] for r in rows], dtype="str"),
+            "city": pd.Series([r[3] for r in rows], dtype="str"),
             'odd "name"\\': pd.Series([r[1] for r in rows], dtype="str"),
             "guard_start": start,
             "guard_end": start + pd.Timedelta(hours=8),

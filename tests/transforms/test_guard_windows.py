@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from transforms.calling_hours import CallingHours
-from transforms.guard_windows import normalise_guard_windows
+from transforms.guard_windows import _row_zones, normalise_guard_windows
 from transforms.instants import NAT
 from transforms.row_faults import RowFaults
 
@@ -171,6 +171,22 @@ def test_row_zone_wins_over_default_and_blank_zone_uses_default() -> None:
         zone="Asia/Tokyo",
     )
     assert starts == ["2026-07-01T08:00Z", "2026-07-01T00:00Z"]
+
+
+def test_each_zone_is_judged_once_and_rows_take_it_whatever_their_spacing() -> None:
+    # Spellings of one zone share its code; blank and missing take the default; a bad zone
+    # faults its own rows only, and leaves them without a zone.
+    given = [" America/Chicago", "America/Chicago\t", None, "", "EST", "America/Chicago", "EST"]
+    frame = pd.DataFrame({"timezone": pd.Series(given, dtype="str")})
+    faults = RowFaults(frame.index)
+    zones, coded = _row_zones(frame, "Asia/Tokyo", faults)
+    names = ["America/Chicago", "America/Chicago", "Asia/Tokyo", "Asia/Tokyo", None]
+    assert zones.tolist()[:4] == names[:4]
+    assert zones.isna().tolist() == [False, False, False, False, True, False, True]
+    assert [coded.names[c] if c >= 0 else None for c in coded.codes] == [*names, names[0], None]
+    assert sorted(coded.names) == ["America/Chicago", "Asia/Tokyo"]
+    assert faults.invalid.tolist() == [False, False, False, False, True, False, True]
+    assert "timezone 'EST' is not an IANA region name" in faults.reason[4]
 
 
 def test_ambiguous_time_that_is_not_daylight_saving_still_narrows() -> None:

@@ -3,6 +3,7 @@ key is the one normalisation gives."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.errors import SettingError
-from transforms.duplicates import KeyCensus, key_hashes, key_values
+from transforms.duplicates import ContestedKeys, KeyCensus, key_hashes, key_values
 from transforms.normalise import NormaliseOptions, census_keys, normalise_batch
 
 
@@ -43,6 +44,23 @@ def test_contested_keys_are_those_more_than_one_row_holds() -> None:
         False,
         False,
     ]
+
+
+@given(
+    contested=st.lists(st.integers(0, 2**64 - 1), max_size=40),
+    others=st.lists(st.integers(0, 2**64 - 1), max_size=40),
+    low_bits=st.integers(0, 2**16 - 1),
+)
+def test_holds_is_exact_membership_even_where_buckets_collide(
+    contested: list[int], others: list[int], low_bits: int
+) -> None:
+    # Hashes sharing a contested hash's top bits but not the hash fall in a taken bucket and
+    # must still be found not contested.
+    taken = np.unique(np.array(contested, dtype=np.uint64))
+    neighbours = (taken & np.uint64(~(2**16 - 1) & (2**64 - 1))) | np.uint64(low_bits)
+    asked = np.concatenate([taken, neighbours, np.array(others, dtype=np.uint64)])
+    found = ContestedKeys(taken).holds(asked)
+    assert found.tolist() == np.isin(asked, taken).tolist()
 
 
 PHONES = st.sampled_from(
