@@ -352,6 +352,7 @@ def retry(
     that land leave the store. Exit code 1 when some still failed."""
     from contacts_etl.console import counted
     from contacts_etl.retry import run_retry
+    from contacts_etl.run_state import REPLAY_ATTEMPTS
 
     result = run_retry(
         list_name,
@@ -372,6 +373,12 @@ def retry(
             f"Replayed in {counted(result.requests, 'request')}: {result.delivered:,} delivered, "
             f"{result.rejected_by_five9:,} rejected by Five9 again, {result.failed:,} failed, "
             f"{result.expired:,} expired (removed)."
+        )
+    if result.set_aside:
+        console.print(
+            f"Left out {result.set_aside:,} letters whose replay failed {REPLAY_ATTEMPTS} times "
+            f"in a row (last: {result.set_aside_error or 'the process ended'}); the next "
+            "`contacts-etl retry` tries them again."
         )
     for reason, count in list(result.still_failing.items())[:3]:
         console.print(f"Still failing ({count:,}): {reason}")
@@ -476,11 +483,22 @@ def sandbox(
 
 def main() -> None:
     """Entry point: run the command; a user's mistake is one line on stderr and exit code 2
-    (a bad option or argument too, with `--help` named for the rest)."""
+    (a bad option or argument too, with `--help` named for the rest). Any other error is one
+    line and exit code 1, its traceback kept in the state folder's `failures/` (and printed
+    first with `--debug`, anywhere on the line)."""
     from typer.exceptions import TyperException
 
+    from contacts_etl.failure import UnexpectedError, unexpected
+
+    arguments = sys.argv[1:]
+    debug = "--debug" in arguments
+    arguments = [a for a in arguments if a != "--debug"]
     try:
-        code = app(standalone_mode=False)
+        code = app(args=arguments, standalone_mode=False)
+    except UnexpectedError as error:
+        if debug:
+            print(error.trace, file=sys.stderr, end="")
+        _fail(error.worded(OPTION_NAMES), error.exit_code)
     except ContactsEtlError as error:
         _fail(error.worded(OPTION_NAMES), error.exit_code)
     except TyperException as error:
@@ -494,9 +512,21 @@ def main() -> None:
     except KeyboardInterrupt:
         # The ledger holds every chunk Five9 accepted: the same command goes on from there.
         _fail("interrupted; run the same command again to go on where this one stopped", 130)
+    except Exception as error:
+        command = next((a for a in arguments if not a.startswith("-")), "contacts-etl")
+        failure = unexpected(error, command, secrets=_secrets_in_environment())
+        if debug:
+            print(failure.trace, file=sys.stderr, end="")
+        _fail(failure.worded(), failure.exit_code)
     if code == 130:
         _fail("interrupted; run the same command again to go on where this one stopped", 130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _secrets_in_environment() -> list[str]:
+    """The secrets the environment holds (hidden from an unexpected error's line and trace)."""
+    names = ("FIVE9_SECRET_KEY", "FIVE9_PASSWORD", "PGPASSWORD", "AWS_SECRET_ACCESS_KEY")
+    return [os.environ[name] for name in names if os.environ.get(name)]
 
 
 def _fail(message: str, exit_code: int) -> None:

@@ -31,6 +31,7 @@ from contacts_etl.chunking import chunks_of, made_ahead
 from contacts_etl.column_mapping import ColumnMapping
 from contacts_etl.deadline_first import deadline_first, window_ends_ns
 from contacts_etl.embedded_sandbox import embedded_sandbox
+from contacts_etl.failure import UnexpectedError, failures_dir, summary_of, unexpected
 from contacts_etl.inputs import RunInputs
 from contacts_etl.outputs import TableWriter, rejects_columns
 from contacts_etl.pipeline import ContactPipeline, ReadyBatch, contact_columns, original_columns
@@ -38,15 +39,16 @@ from contacts_etl.run_report import (
     TIME,
     LoadReport,
     count_outcomes,
+    keep_report,
     windows_closing_note,
     write_report,
 )
-from contacts_etl.run_state import RunState
+from contacts_etl.run_state import REPLAY_ATTEMPTS, RunState, import_step
 from schemas.buckets import Bucket, Tally
 from schemas.errors import ContactsEtlError, SettingError
 from sinks.chunk import Chunk
 from sinks.five9_sink import Five9Sink
-from sinks.ledger import RunLedger
+from sinks.ledger import OpenImport, RunLedger
 from sinks.letters import letters_chunk
 from sinks.rest_format import UploadModes
 from sinks.settings import Five9Settings
@@ -138,10 +140,37 @@ def run_load(
     `shared_limit(settings)` gives an awaitable that admits one upload request under a rate
     limit shared by every run on the credential (Prefect's, when a server is configured)."""
     progress = progress or LoadProgress()
-    with LoadJob.plan(request, settings, progress, shared_limit) as job:
+    try:
+        job = LoadJob.plan(request, settings, progress, shared_limit)
+    except Exception as error:
+        if isinstance(error, ContactsEtlError):
+            raise
+        # Nothing was read yet; the report still says the run stopped, and why.
+        raise _planning_failed(request, settings, error) from error
+    with job:
         report = job.run()
     progress.reported(report)
     return report
+
+
+def _planning_failed(
+    request: LoadRequest, settings: Five9Settings, error: Exception
+) -> UnexpectedError:
+    """An unexpected error before the run read anything: its report, and the failure."""
+    failure = unexpected(
+        error, "the load", secrets=settings.secrets(), state_dir=request.state_dir,
+        after="nothing was sent; run the same command again once the cause is fixed",
+    )  # fmt: skip
+    report = LoadReport(
+        started_at=pd.Timestamp.now(tz="UTC").strftime(TIME),
+        finished_at=pd.Timestamp.now(tz="UTC").strftime(TIME),
+        list_name=request.list_name,
+        dry_run=request.dry_run,
+        order=request.order,
+        stopped=failure.summary,
+    )
+    keep_report(report, request.report, failures_dir(request.state_dir))
+    return failure
 
 
 class LoadJob:
@@ -245,7 +274,13 @@ class LoadJob:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self._stack.__exit__(kind, error, trace)
+        if error is None:
+            self._stack.__exit__(kind, error, trace)
+            return
+        try:  # closing what the run opened must not hide why it stopped
+            self._stack.__exit__(kind, error, trace)
+        except Exception as closing:
+            log.info("while stopping: %s", summary_of(closing, self.settings.secrets()))
 
     def _sink(self, shared_limit: SharedLimit | None) -> Five9Sink:
         """The sink the settings pick; its outcomes reach the ledger and the rejects file."""
@@ -286,24 +321,70 @@ class LoadJob:
             self.rejects.write(reject_rows(chunk.originals, mask, bucket, why))
 
     def run(self) -> LoadReport:
-        """Send the run (or plan it, in a dry run); the report, written even when the run
-        stops early (with `stopped` and the rows left `unsettled`)."""
+        """Send the run (or plan it, in a dry run); the report, written however the run ends:
+        when it stops early, with `stopped` and the rows left `unsettled`. An error that is
+        not a user's mistake ends it as an UnexpectedError (the traceback kept aside)."""
         try:
             asyncio.run(self._load())
-        except (ContactsEtlError, KeyboardInterrupt) as error:
-            # What was settled before the stop still counts: a nightly job's report says so.
             self._count()
-            self.report.stopped = str(error) or "interrupted"
-            self.report.unsettled = self.report.rows_read - self.report.tally.total()
-            log.info("stopped: %s; %d rows read were not settled", self.report.stopped,
-                     self.report.unsettled)  # fmt: skip
-            with contextlib.suppress(SettingError):
-                write_report(self.report, self.request.report)
+        except (ContactsEtlError, KeyboardInterrupt) as error:
+            self._stop(str(error) or "interrupted", blamed=False)
             raise
-        self._count()
+        except Exception as error:
+            failure = self._failure(error, "the load")
+            self._stop(failure.summary, blamed=True)
+            raise failure from error
         _log_summary(self.report)
-        write_report(self.report, self.request.report)
+        try:
+            write_report(self.report, self.request.report)
+        except Exception as error:  # every row is settled: only the report is missing
+            kept = keep_report(self.report, None, failures_dir(self.request.state_dir))
+            ending: ContactsEtlError = (
+                error
+                if isinstance(error, ContactsEtlError)
+                else self._failure(error, "writing the report", after="every row is settled")
+            )
+            ending.args = (f"{ending.args[0]}; the report is in {kept or 'no file'}",)
+            if ending is error:
+                raise
+            raise ending from error
         return self.report
+
+    def _failure(
+        self,
+        error: Exception,
+        what: str,
+        after: str = "the report says what was settled; run the same command again to go on "
+        "from there",
+    ) -> UnexpectedError:
+        state = self.state
+        return unexpected(
+            error, what, secrets=self.settings.secrets(), state_dir=self.request.state_dir,
+            run_id=state.run_id if state else "", after=after,
+        )  # fmt: skip
+
+    def _stop(self, why: str, *, blamed: bool) -> None:
+        """The run stopped early: what was settled before the stop still counts (a nightly
+        job's report says so), the rest is `unsettled`; the report is written, into the
+        state folder should its own place fail. An unexpected error is `blamed` on the
+        replayed steps left under way (a step that fails every time is set aside)."""
+        report = self.report
+        report.stopped = why
+        try:
+            self._count()
+        except Exception as error:  # the counts of the sink or the wire are half-made
+            log.info("counting after the stop: %s", summary_of(error))
+        report.unsettled = report.rows_read - report.tally.total()
+        log.info("stopped: %s; %d rows read were not settled", why, report.unsettled)
+        if self.state is not None and not self.request.dry_run:
+            with contextlib.suppress(Exception):  # the store may be what failed
+                self.state.stopped_on(why, blamed=blamed)
+        where = self.request.report
+        # Asked for, or not, the report of an unexpected failure is kept in the state folder.
+        fallback = failures_dir(self.request.state_dir) if blamed or where else None
+        kept = keep_report(report, where, fallback)
+        if where is not None and kept != str(where):
+            log.info("the report of this stopped run is in %s", kept or "no file")
 
     async def _load(self) -> None:
         async with self.sink:
@@ -349,7 +430,15 @@ class LoadJob:
         if not self.request.dry_run and (imports := state.open_imports()):
             # Its own tally: these rows are counted as settled before, by the pipeline.
             earlier = Five9Sink(self.sink.wire, self.settings, lambda *_: None, hooks=state.hooks())
-            await earlier.resume((i.identifier, letters_chunk(i.chunk, i.rows)) for i in imports)
+            attempts = state.replays()
+            for held in imports:
+                step = import_step(held.identifier)
+                tries, error = attempts.get(step, (0, ""))
+                if tries >= REPLAY_ATTEMPTS:
+                    self._set_aside_import(held, tries, error)
+                    continue
+                state.replaying(step)
+                await earlier.resume([(held.identifier, letters_chunk(held.chunk, held.rows))])
             state.resumed = True
             self.report.notes.append(_open_imports_note(earlier.totals.tally))
         if state.resumed:
@@ -358,6 +447,28 @@ class LoadJob:
                 "sent again."
             )
         self.pipeline.settled_before(state.earlier())
+
+    def _set_aside_import(self, held: OpenImport, tries: int, error: str) -> None:
+        """Reading this import's result failed on every attempt: its rows fail, wait as dead
+        letters, and the rest of the run goes on."""
+        assert self.state is not None
+        reason = (
+            f"the result of Five9 import {held.identifier} could not be read in {tries} "
+            f"attempts (last: {error or 'the process ended'}); Five9 may have loaded these rows"
+        )
+        rows = self.state.set_aside_import(held, reason)
+        self.report.set_aside.append(
+            {"step": import_step(held.identifier), "rows": rows, "attempts": tries,
+             "error": error}
+        )  # fmt: skip
+        note = (
+            f"Set aside {rows:,} rows of Five9 import {held.identifier}: reading its result "
+            f"failed {tries} times (last: {error or 'the process ended'}). They are failed and "
+            "wait as dead letters; once the cause is fixed, `contacts-etl retry --list "
+            f"{self.request.list_name!r}` sends them again."
+        )
+        log.info("%s", note)
+        self.report.notes.append(note)
 
     def _plan_sending(self) -> None:
         """A dry run: read everything, then the requests and time a load would take, and the

@@ -7,11 +7,13 @@ send its first contacts within a second or two. So a run is read twice, with bou
    than one row are "contested";
 2. the main pass reads, validates and normalises batch by batch, sets aside invalid and
    expired rows, and hands out at once every row whose key is not contested. Rows of a
-   contested key wait on disk (Arrow files in a work folder); at the end the later valid row
-   of each key wins and the others are set aside as duplicates.
+   contested key wait (Arrow tables in memory up to HELD_FILE_ROWS of them, then Arrow files
+   in a work folder); at the end the later valid row of each key wins and the others are set
+   aside as duplicates.
 
 Every row read ends in exactly one bucket:
-`rows_read == valid + invalid + expired + duplicate + already_delivered + rejected_by_five9`.
+`rows_read == valid + invalid + expired + duplicate + already_delivered + rejected_by_five9`
+(+ `failed`: rows an earlier attempt set aside for good).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -60,10 +62,12 @@ from transforms.normalise import (
 ZONE = "_zone"
 ROW_CODE = "_row_code"
 SETTLED = "_settled"
-DELIVERED, REJECTED = 1, 2
+DELIVERED, REJECTED, SET_ASIDE = 1, 2, 3
 _ORIGINAL = "_original::"
 _PRIVATE = (_ORIGINAL, ZONE, ROW_CODE, SETTLED)
 FIRST_BATCH_ROWS = 2_000
+# Rows of contested keys wait in memory up to this many, then go to disk that many to a file.
+HELD_FILE_ROWS = 65_536
 CENSUS_THREADS = 2
 # Batches are validated and normalised in worker threads, this many batches ahead of the one
 # handed out (each at most ReadOptions.batch_rows rows held in memory).
@@ -98,7 +102,7 @@ class RunCounts(Tallied):
 
     def balanced(self) -> bool:
         """True when every row read is in exactly one bucket."""
-        return self.rows_read == sum(self.buckets().values())
+        return self.rows_read == self.valid + self.tally.total()
 
 
 @dataclass(frozen=True)
@@ -107,15 +111,26 @@ class EarlierOutcomes:
 
     delivered: npt.NDArray[np.int64]
     rejected: npt.NDArray[np.int64]
+    set_aside: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Rows of a step that failed on every attempt: failed, waiting as dead letters."""
 
     def status(self, codes: npt.NDArray[np.int64]) -> npt.NDArray[np.int8]:
-        """0 for rows still to send, DELIVERED or REJECTED for rows settled before."""
+        """0 for rows still to send, DELIVERED, REJECTED or SET_ASIDE for rows settled
+        before."""
         out = np.zeros(len(codes), dtype=np.int8)
         out[np.isin(codes, self.delivered)] = DELIVERED
         out[np.isin(codes, self.rejected)] = REJECTED
+        out[np.isin(codes, self.set_aside)] = SET_ASIDE
         return out
 
 
+# Why rows an earlier attempt settled without delivering them are not sent again.
+_EARLIER_REASONS = {
+    Bucket.REJECTED_BY_FIVE9: "Five9 rejected this row in an earlier attempt of this run; see "
+    "`contacts-etl retry` for its message",
+    Bucket.FAILED: "set aside by an earlier attempt of this run (a step that failed on every "
+    "attempt); it waits as a dead letter: `contacts-etl retry` sends it once the cause is fixed",
+}
 NOTHING_EARLIER = EarlierOutcomes(np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
@@ -142,8 +157,23 @@ class _Parts:
     still to judge against earlier outcomes (`resumed`, in place of `ready`)."""
 
     ready: ReadyBatch | None
-    held: pd.DataFrame | None
+    held: _Held | None
     resumed: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class _Held:
+    """Staged rows of contested keys, with their keys and as the Arrow table they wait as
+    (made in the worker thread, so the run's bookkeeping only files them)."""
+
+    rows: pd.DataFrame
+    keys: pa.Array
+    table: pa.Table
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame, keys: tuple[str, ...]) -> _Held:
+        """`rows` with their keys and their table."""
+        return cls(rows, key_values(rows, keys), pa.Table.from_pandas(rows, preserve_index=False))
 
 
 @dataclass(frozen=True)
@@ -208,7 +238,9 @@ class ContactPipeline:
         self._earlier = earlier
         self._clock = clock or (lambda: now)
         self._contested: ContestedKeys | None = None
-        self._held: list[Path] = []
+        self._held: list[Path | pa.Table] = []  # on disk, or (the last) still in memory
+        self._pending: list[pa.Table] = []  # held rows not yet written
+        self._pending_rows = 0
         self._waiting = 0  # held rows not yet judged
         self._finder = DuplicateFinder()
         self._origin_file: list[np.ndarray] = []
@@ -326,7 +358,7 @@ class ContactPipeline:
         expired = expired_rows(contacts, self.now) & (settled == 0)
         late = None
         if expired.any():
-            rows = contacts[expired]
+            rows = rows_where(contacts, expired)
             late = reject_rows(
                 frame, frame.index.isin(rows.index), "expired", expiry_reason(rows, self.now)
             )
@@ -363,26 +395,35 @@ class ContactPipeline:
         source_columns = [c for c in frame.columns if c not in INTERNAL_FIELDS]
         if settled.any():
             staged = _staged(live, zones, codes, settled, frame.loc[live.index, source_columns])
-            held = staged[held_rows] if held_rows.any() else None
-            resumed = staged[~held_rows] if held is not None else staged
+            held = None
+            resumed = staged
+            if held_rows.any():
+                held = _Held.of(rows_where(staged, held_rows), self.options.keys)
+                resumed = rows_where(staged, ~held_rows)
             return _Parts(ready=None, held=held, resumed=resumed.reset_index(drop=True))
         held = None
+        shared: dict[int, Any] | None = None
         if held_rows.any():
             # Rows of contested keys wait for the end of the run; the rest leave now.
-            held = _staged(
-                live[held_rows],
+            staged = _staged(
+                rows_where(live, held_rows),
                 zones[held_rows],
                 codes[held_rows],
                 settled[held_rows],
-                frame.loc[live.index[held_rows], source_columns],
+                rows_where(frame[source_columns], _positions(live.index[held_rows], len(frame))),
             )
-            live, zones, codes = live[~held_rows], zones[~held_rows], codes[~held_rows]
+            held = _Held.of(staged, self.options.keys)
+            # Contacts that are the source's values as they were (same Arrow arrays) are
+            # filtered once for both frames when no row was set aside before.
+            shared = {} if len(live) == len(frame) else None
+            live, zones = rows_where(live, ~held_rows, shared), zones[~held_rows]
+            codes = codes[~held_rows]
             if live.empty:
                 return _Parts(ready=None, held=held)
         originals = frame[[SOURCE_FILE, SOURCE_LINE, *source_columns]]
         if len(live) != len(frame):
-            # The frame's index is 0..n-1: labels are positions (no lookup needed).
-            originals = originals.take(live.index.to_numpy())
+            # A mask, not a take: Arrow filters a column far faster than it takes rows by index.
+            originals = rows_where(originals, _positions(live.index, len(frame)), shared)
         ready = ReadyBatch(contacts=live, zones=zones, originals=originals, codes=codes)
         return _Parts(ready=ready, held=held)
 
@@ -397,7 +438,7 @@ class ContactPipeline:
             self._on_rows_read(len(batch.frame))
         parts = batch.parts
         if parts.held is not None:
-            self._hold(parts.held, key_values(parts.held, self.options.keys), batch.file_index)
+            self._hold(parts.held, batch.file_index)
         if parts.resumed is not None:
             # A resumed run: rows an earlier attempt settled are counted, not sent.
             return self._ready(parts.resumed)
@@ -405,23 +446,28 @@ class ContactPipeline:
             self.counts.valid += len(parts.ready.contacts)
         return parts.ready
 
-    def _hold(self, rows: pd.DataFrame, keys: pa.Array, file_index: int) -> None:
-        """Keep rows of contested keys on disk until the whole run is read."""
-        self._finder.add(keys)
+    def _hold(self, held: _Held, file_index: int) -> None:
+        """Keep rows of contested keys until the whole run is read: in memory up to
+        HELD_FILE_ROWS of them, then on disk, that many to a file."""
+        rows = held.rows
+        self._finder.add(held.keys)
         self._waiting += len(rows)
         self._origin_file.append(np.full(len(rows), file_index, dtype=np.int32))
         self._origin_line.append(rows[SOURCE_LINE].to_numpy(dtype=np.int64))
         self._held_ends.append(_utc_ns(rows["guard_end"]))
         self._held_settled.append(rows[SETTLED].to_numpy(dtype=np.int8))
-        path = self._workdir / f"held-{len(self._held):06d}.arrow"
-        feather.write_feather(
-            pa.Table.from_pandas(rows, preserve_index=False), path, compression="lz4"
-        )
-        self._held.append(path)
+        self._pending.append(held.table)
+        self._pending_rows += len(rows)
+        if self._pending_rows >= HELD_FILE_ROWS:
+            for table in _same_schema_runs(self._pending):
+                path = self._workdir / f"held-{len(self._held):06d}.arrow"
+                feather.write_feather(table, path, compression="lz4")
+                self._held.append(path)
+            self._pending, self._pending_rows = [], 0
 
     def _ready(self, rows: pd.DataFrame) -> ReadyBatch | None:
         """The rows still to send as a batch; None when none is."""
-        kept = self._settled_earlier(rows)
+        kept = self._settled_earlier(rows) if rows[SETTLED].any() else rows
         if kept.empty:
             return None
         self.counts.valid += len(kept)
@@ -442,9 +488,12 @@ class ContactPipeline:
         verdict = self._finder.verdict(taking=~closed)
         files = _joined(self._origin_file, np.int32)
         lines = _joined(self._origin_line, np.int64)
+        self._held += _same_schema_runs(self._pending)
+        self._pending, self._pending_rows = [], 0
         offset = 0
-        for path in self._held:
-            held = feather.read_table(path).to_pandas()
+        for part in self._held:
+            table = part if isinstance(part, pa.Table) else feather.read_table(part)
+            held = table.to_pandas()
             size = len(held)
             rows = slice(offset, offset + size)
             duplicate, winner, late = verdict.duplicate[rows], verdict.winner[rows], closed[rows]
@@ -457,8 +506,9 @@ class ContactPipeline:
                 )
             if duplicate.any():
                 self._set_aside_duplicates(held, duplicate, winner, files, lines)
-            ready = self._ready(held[~duplicate & ~late].reset_index(drop=True))
-            path.unlink(missing_ok=True)
+            ready = self._ready(rows_where(held, ~duplicate & ~late).reset_index(drop=True))
+            if isinstance(part, Path):
+                part.unlink(missing_ok=True)
             if ready is not None:
                 yield ready
 
@@ -466,18 +516,11 @@ class ContactPipeline:
         """Count rows an earlier attempt settled; return the rest, still to send."""
         status = kept[SETTLED].to_numpy()
         self.counts.tally.add(Bucket.ALREADY_DELIVERED, int((status == DELIVERED).sum()))
-        rejected = status == REJECTED
-        if rejected.any():
-            self._set_aside(
-                reject_rows(
-                    _originals(kept),
-                    rejected,
-                    "rejected_by_five9",
-                    "Five9 rejected this row in an earlier attempt of this run; "
-                    "see `contacts-etl retry` for its message",
-                ),
-                Bucket.REJECTED_BY_FIVE9,
-            )
+        for settled, bucket in ((REJECTED, Bucket.REJECTED_BY_FIVE9), (SET_ASIDE, Bucket.FAILED)):
+            rows = status == settled
+            if rows.any():
+                reason = _EARLIER_REASONS[bucket]
+                self._set_aside(reject_rows(_originals(kept), rows, bucket.value, reason), bucket)
         still: pd.DataFrame = kept[status == 0].reset_index(drop=True)
         return still
 
@@ -497,11 +540,30 @@ class ContactPipeline:
             + " line "
             + pd.Series(lines[winner[duplicate]], dtype="int64").astype("str")
         )
-        frame = _originals(staged[duplicate]).reset_index(drop=True)
+        frame = rows_where(_originals(staged), duplicate).reset_index(drop=True)
         self._set_aside(
             reject_rows(frame, np.ones(len(frame), dtype=bool), "duplicate", reason),
             Bucket.DUPLICATE,
         )
+
+
+def _positions(labels: pd.Index, rows: int) -> npt.NDArray[np.bool_]:
+    """A mask of a batch's rows with these labels (its index is 0..rows-1: labels are
+    positions)."""
+    mask = np.zeros(rows, dtype=bool)
+    mask[labels.to_numpy()] = True
+    return mask
+
+
+def _same_schema_runs(tables: list[pa.Table]) -> list[pa.Table]:
+    """Consecutive tables joined into one wherever their columns agree (no copy)."""
+    runs: list[list[pa.Table]] = []
+    for table in tables:
+        if runs and runs[-1][0].schema.equals(table.schema, check_metadata=False):
+            runs[-1].append(table)
+        else:
+            runs.append([table])
+    return [pa.concat_tables(run) for run in runs]
 
 
 def _joined(parts: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
@@ -523,16 +585,17 @@ def _staged(
     originals: pd.DataFrame,
 ) -> pd.DataFrame:
     """Contacts with their zone, row code, earlier outcome and the source's original values,
-    as one frame (how rows wait on disk, and how a resumed run's rows are judged)."""
+    as one frame (how rows wait for the end, and how a resumed run's rows are judged)."""
     extra = pd.DataFrame({ZONE: zones, ROW_CODE: codes, SETTLED: settled}, index=live.index)
     return pd.concat([live, extra, originals.add_prefix(_ORIGINAL)], axis=1)
 
 
 def _originals(staged: pd.DataFrame) -> pd.DataFrame:
     """A staged batch's origin and the source's original values, under their own names."""
-    originals = staged[[c for c in staged.columns if c.startswith(_ORIGINAL)]]
-    originals.columns = [c.removeprefix(_ORIGINAL) for c in originals.columns]
-    return pd.concat([staged[[SOURCE_FILE, SOURCE_LINE]], originals], axis=1)
+    own = [c for c in staged.columns if c.startswith(_ORIGINAL)]
+    originals = staged[[SOURCE_FILE, SOURCE_LINE, *own]]
+    originals.columns = [SOURCE_FILE, SOURCE_LINE, *(c.removeprefix(_ORIGINAL) for c in own)]
+    return originals
 
 
 def in_order_ahead(

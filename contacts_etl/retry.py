@@ -5,6 +5,7 @@ reason; one whose window has closed since leaves it as expired (it can never lan
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from contacts_etl.failure import summary_of
 from contacts_etl.run_report import calls_spent_until
-from contacts_etl.run_state import RunState, credential_id
+from contacts_etl.run_state import REPLAY_ATTEMPTS, RunState, credential_id, letter_step
 from schemas.buckets import Bucket, Tallied, Tally
 from schemas.errors import SettingError
 from schemas.fields import DEFAULT_KEYS
@@ -39,6 +41,10 @@ class RetryReport(Tallied):
     still_failing: dict[str, int] = field(default_factory=dict)
     """The reasons of the letters that failed again, with their counts, most common first."""
     calls_spent_until: str | None = None
+    set_aside: int = 0
+    """Letters whose replay failed on each of the last attempts, left out this time (the
+    next replay tries them again)."""
+    set_aside_error: str = ""
 
 
 def _chunks(letters: list[DeadLetter], size: int) -> Iterator[Chunk]:
@@ -72,8 +78,16 @@ def run_retry(
         if dry_run or not letters:
             return report
         for run_id in sorted({letter.run_id for letter in letters}):
-            mine = [letter for letter in letters if letter.run_id == run_id]
-            asyncio.run(_replay(ledger, mine, run_id, list_name, settings, keys, report))
+            mine = _left_out_if_poisoned(
+                ledger, [letter for letter in letters if letter.run_id == run_id], report
+            )
+            try:
+                asyncio.run(_replay(ledger, mine, run_id, list_name, settings, keys, report))
+            except Exception as error:
+                with contextlib.suppress(Exception):  # the store may be what failed
+                    ledger.replays_failed(run_id, summary_of(error, settings.secrets()))
+                raise
+            ledger.replayed(run_id, [letter_step(letter.row_code) for letter in mine])
         if report.failed:
             reasons = Counter(
                 d.error for d in ledger.dead_letters(list_name) if d.bucket == Bucket.FAILED
@@ -82,6 +96,28 @@ def run_retry(
         return report
     finally:
         ledger.close()
+
+
+def _left_out_if_poisoned(
+    ledger: RunLedger, letters: list[DeadLetter], report: RetryReport
+) -> list[DeadLetter]:
+    """The letters to replay: those whose replay failed on each of the last REPLAY_ATTEMPTS
+    attempts are left out this time (and their count starts again), so the rest land."""
+    if not letters:
+        return letters
+    run_id = letters[0].run_id
+    attempts = ledger.replay_attempts(run_id)
+    poisoned = {
+        letter.row_code
+        for letter in letters
+        if attempts.get(letter_step(letter.row_code), (0, ""))[0] >= REPLAY_ATTEMPTS
+    }
+    if not poisoned:
+        return letters
+    report.set_aside += len(poisoned)
+    report.set_aside_error = attempts[letter_step(min(poisoned))][1]
+    ledger.replayed(run_id, [letter_step(code) for code in poisoned])
+    return [letter for letter in letters if letter.row_code not in poisoned]
 
 
 async def _replay(
@@ -108,12 +144,18 @@ async def _replay(
             codes = part.codes[part.contacts.index.isin(labels)]
             ledger.remove_dead_letters(list_name, ((run_id, int(c)) for c in codes))
 
+    hooks = state.hooks()
+    # Each chunk's replay counts as an attempt of its letters as the sink starts on it (and is
+    # committed first: a replay that ends the process counts too).
+    hooks.starting = lambda chunk: ledger.begin_replay(
+        run_id, [letter_step(int(code)) for code in chunk.codes]
+    )
     sink = Five9Sink.for_settings(
         settings,
         list_name,
         UploadModes.of(settings, keys),
         set_aside,
-        hooks=state.hooks(),
+        hooks=hooks,
         pacer=state.pacer(settings),
     )
     async with sink:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -50,6 +51,9 @@ class LoadReport(Tallied):
     five9_warnings: dict[str, int] = field(default_factory=dict)
     calls_spent_until: str | None = None
     """SOAP: the day's budget of import calls ran out; calls are possible again from then."""
+    set_aside: list[dict[str, Any]] = field(default_factory=list)
+    """Steps a rerun replays first that failed on every attempt, set aside so the run goes
+    on: `step`, its `rows` (failed, waiting as dead letters), `attempts` and last `error`."""
     stopped: str | None = None
     """Why the run stopped before its end (its one line); then `unsettled` rows were read
     but neither sent nor set aside, and the same command resumes the run."""
@@ -122,6 +126,29 @@ def write_report(report: LoadReport, where: str | os.PathLike[str] | None) -> No
         raise SettingError(
             f"{where} cannot be written: {error.strerror or error}", setting="report"
         ) from None
+
+
+def keep_report(
+    report: LoadReport, where: str | os.PathLike[str] | None, fallback: Path | None
+) -> str:
+    """Write the report of a run that stopped where asked; when that fails (or nothing was
+    asked), into the `fallback` folder. Where it went ('' for nowhere)."""
+    if where is not None:
+        try:
+            write_report(report, where)
+            return str(where)
+        except Exception:
+            pass
+    if fallback is None:
+        return ""
+    stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
+    kept = fallback / f"{stamp}-report-{report.run_id[:12] or 'load'}.json"
+    try:
+        fallback.mkdir(parents=True, exist_ok=True)
+        write_report(report, kept)
+    except Exception:
+        return ""
+    return str(kept)
 
 
 def calls_spent_until(told: WireNotes) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,19 @@ from sinks.settings import Five9Settings
 from sinks.wire import DeliveryHooks
 from sources import ContactSource
 from transforms.normalise import NormaliseOptions
+
+REPLAY_ATTEMPTS = 3
+"""A step a rerun replays first is set aside after this many attempts that all failed."""
+
+
+def import_step(identifier: str) -> str:
+    """How the ledger names the step of reading an import's result."""
+    return f"import {identifier}"
+
+
+def letter_step(row_code: int) -> str:
+    """How the ledger names the step of replaying one dead letter."""
+    return f"letter {row_code}"
 
 
 def credential_id(settings: Five9Settings) -> str:
@@ -40,6 +53,8 @@ class RunState:
     resumed: bool
     # Attempts made before this one, per row (a replay of dead letters adds to them).
     earlier_attempts: dict[int, int] = field(default_factory=dict)
+    # Replayed steps this attempt began and has not ended (their attempts are counted).
+    under_way: set[str] = field(default_factory=set)
     keys: tuple[str, ...] = DEFAULT_KEYS  # the fields Five9 matches records on
 
     @classmethod
@@ -87,6 +102,7 @@ class RunState:
         return EarlierOutcomes(
             delivered=self.ledger.settled_codes(self.run_id, "delivered"),
             rejected=self.ledger.settled_codes(self.run_id, "rejected"),
+            set_aside=self.ledger.settled_codes(self.run_id, "failed"),
         )
 
     def pacer(self, settings: Five9Settings) -> SharedPacer:
@@ -144,13 +160,43 @@ class RunState:
     def _importing(self, chunk: Chunk, identifier: str) -> None:
         rows = self._letters(chunk.contacts, chunk.codes, "importing", None, None, 1)
         self.ledger.open_import(identifier, chunk.number, list(rows))
+        self.replaying(import_step(identifier))  # its first reading
 
     def _imported(self, identifier: str) -> None:
         self.ledger.close_import(self.run_id, identifier)
+        self.ledger.replayed(self.run_id, [import_step(identifier)])
+        self.under_way.discard(import_step(identifier))
 
     def open_imports(self) -> list[OpenImport]:
         """SOAP imports an earlier attempt of this run left without reading their results."""
         return self.ledger.open_imports(self.run_id, self.list_name)
+
+    def replays(self) -> dict[str, tuple[int, str]]:
+        """Steps of the run begun and not ended: attempts so far and the last error."""
+        return self.ledger.replay_attempts(self.run_id)
+
+    def replaying(self, step: str) -> None:
+        """Another attempt at `step` begins (counted before it runs)."""
+        self.ledger.begin_replay(self.run_id, [step])
+        self.under_way.add(step)
+
+    def stopped_on(self, error: str, *, blamed: bool) -> None:
+        """The run stopped on `error`: the last error of every step it left under way. When
+        the steps are not `blamed` (Ctrl-C, a list deleted mid-run), this attempt at them
+        does not count."""
+        self.ledger.replays_failed(self.run_id, error)
+        if not blamed:
+            self.ledger.begin_replay(self.run_id, sorted(self.under_way), by=-1)
+
+    def set_aside_import(self, held: OpenImport, reason: str) -> int:
+        """An import whose result could not be read on any attempt: its rows failed for good
+        (reruns count them, not send them), waiting as dead letters with `reason`; rows."""
+        codes = [row.row_code for row in held.rows]
+        letters = [replace(row, bucket="failed", error=reason) for row in held.rows]
+        self.ledger.add_dead_letters(letters)
+        self.ledger.record_chunk(self.run_id, held.chunk, (), failed=codes)
+        self._imported(held.identifier)
+        return len(codes)
 
     def _letters(
         self,

@@ -1,7 +1,7 @@
 """The `load-contacts` flow: sources into a Five9 list, with the run's progress, summary and
 rejected rows as artifacts of its list, and the pipeline's log lines in the run's log. A load
 that gave up on rows ends Failed (so automations and notifications fire); a fatal problem ends
-Failed with its one line."""
+Failed with its one line (an unexpected one with its traceback in the run's log)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
+from contacts_etl.failure import UnexpectedError
 from contacts_etl.load import LoadProgress, LoadRequest, follower, run_load
 from contacts_etl.run_report import LoadReport
 from flows.artifacts import ProgressArtifact, post_rejects, post_stopped, post_summary
-from flows.logs import run_logs
+from flows.logs import run_logs, scrubbed
 from flows.parameters import PARAMETER_NAMES, input_fields
 from flows.rate_limit import shared_limit
 from flows.secrets import five9_settings, storage_credentials
@@ -147,6 +148,8 @@ def load_contacts(
             result = _load(request)
         except ContactsEtlError as error:
             message = error.worded(PARAMETER_NAMES)
+            if isinstance(error, UnexpectedError):  # the traceback belongs in the run's log
+                get_run_logger().error("%s", scrubbed(error.trace))
             post_stopped(list_name, message)
             return Failed(message=message)
         post_summary(result)

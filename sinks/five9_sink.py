@@ -163,6 +163,8 @@ class Five9Sink:
     async def _send(self, chunk: Chunk, *, whole: bool = True) -> None:
         """Send one chunk until it lands, is split, or its tries run out."""
         self.totals.chunks += whole
+        if whole:
+            self._hooks.starting(chunk)
         tries = Attempts(self._policy)
         made = 0
         while True:

@@ -7,7 +7,8 @@ again: Five9 matches them on their keys). Rows are identified by their source (i
 the run) and line, so chunk boundaries may differ between attempts.
 
 The ledger also keeps when the upload requests left, per credential (the SOAP budgets count
-them), the shared pacer's next free send slot per credential, a dead-letter store of rows Five9
+them), the shared pacer's next free send slot per credential, the attempts of each step a rerun
+replays first (so one that fails every time is set aside), a dead-letter store of rows Five9
 rejected or the run gave up on (for `contacts-etl retry`), and the SOAP imports whose results
 are not read yet. It lives in a state store (`sinks.state_store`): SQLite on one machine, or
 PostgreSQL shared by every machine that loads.
@@ -36,6 +37,7 @@ from sinks.state_store import (
     dead_letters,
     open_imports,
     pacer_slots,
+    replays,
     runs,
     sends,
     settled,
@@ -154,12 +156,15 @@ class RunLedger:
         chunk: int,
         delivered: Iterable[int],
         rejected: Iterable[int] = (),
+        failed: Iterable[int] = (),
     ) -> None:
-        """A chunk's outcome after Five9 took it, in one transaction."""
+        """A chunk's outcome after Five9 took it, in one transaction (`failed`: rows set aside
+        for good, which reruns count as failed instead of sending)."""
         now = time.time()
+        outcomes = (("delivered", delivered), ("rejected", rejected), ("failed", failed))
         rows = [
             {"run_id": run_id, "row_code": int(code), "status": status, "chunk": chunk, "at": now}
-            for status, codes in (("delivered", delivered), ("rejected", rejected))
+            for status, codes in outcomes
             for code in codes
         ]
         if rows:
@@ -353,11 +358,51 @@ class RunLedger:
             )  # fmt: skip
         return list(imports.values())
 
+    def begin_replay(self, run_id: str, steps: Sequence[str], *, by: int = 1) -> None:
+        """An attempt at each of `steps` begins: counted, and committed, before it runs (so
+        an attempt that ends the process, however, is counted too). `by=-1` takes back an
+        attempt that was not the step's fault."""
+        if not steps:
+            return
+        now = time.time()
+        begin = self.store.insert(replays)
+        begin = begin.on_conflict_do_update(
+            index_elements=["run_id", "step"], set_={"tries": replays.c.tries + by, "at": now}
+        )
+        first = max(by, 0)
+        rows = [
+            {"run_id": run_id, "step": s, "tries": first, "error": "", "at": now} for s in steps
+        ]
+        with self.store.transaction() as db:
+            db.execute(begin, rows)
+
+    def replayed(self, run_id: str, steps: Sequence[str]) -> None:
+        """`steps` ended (well or not, but knowingly): their attempts are forgotten."""
+        if not steps:
+            return
+        statement = sa.delete(replays).where(
+            replays.c.run_id == run_id, replays.c.step == sa.bindparam("done")
+        )
+        with self.store.transaction() as db:
+            db.execute(statement, [{"done": step} for step in steps])
+
+    def replay_attempts(self, run_id: str) -> dict[str, tuple[int, str]]:
+        """The run's steps begun and never ended: attempts so far and the last error."""
+        c = replays.c
+        with self.store.transaction() as db:
+            found = db.execute(sa.select(c.step, c.tries, c.error).where(c.run_id == run_id))
+            return {step: (int(tries), error) for step, tries, error in found}
+
+    def replays_failed(self, run_id: str, error: str) -> None:
+        """The run stopped on `error` while these steps were under way: it is their last."""
+        with self.store.transaction() as db:
+            db.execute(sa.update(replays).where(replays.c.run_id == run_id).values(error=error))
+
     def copy_into(self, target: RunLedger) -> dict[str, int]:
         """Every run, settled row, dead letter, open import and recent request time of this
         ledger into `target` (rows it already holds are kept); rows copied per table."""
         copied = {}
-        for table in (runs, settled, dead_letters, open_imports, sends):
+        for table in (runs, settled, dead_letters, open_imports, sends, replays):
             with self.store.transaction() as db:
                 rows = [dict(row) for row in db.execute(sa.select(table)).mappings()]
             if rows:

@@ -153,6 +153,11 @@ class Five9Settings(BaseSettings):
             )
         return self
 
+    def secrets(self) -> list[str]:
+        """The secret values these settings hold (to hide wherever text may show them)."""
+        held = (self.secret_key, self.password)
+        return [value.get_secret_value() for value in held if value is not None]
+
     @property
     def uses_sandbox(self) -> bool:
         """No credentials and no address: load into the embedded local sandbox."""

@@ -1,5 +1,6 @@
 """Where a load's state lives, chosen by URL: the run ledger, dead letters, open SOAP imports,
-the log of upload requests, the shared pacer's next free slot, and the run locks.
+the log of upload requests, the shared pacer's next free slot, the attempts of the steps a
+rerun replays, and the run locks.
 
 - `sqlite:///path/ledger.sqlite3` (the default: `ledger.sqlite3` in the state folder) serves
   the processes of one machine; a run is locked with a file lock beside the database.
@@ -90,6 +91,17 @@ pacer_slots = sa.Table(
     sa.Column("credential", sa.Text, primary_key=True),
     sa.Column("next_at", sa.Double, nullable=False),
 )
+# Version 3: the steps a rerun replays first (reading an open import's result), with the
+# attempts each has begun and not ended, so a step that fails every time is set aside.
+replays = sa.Table(
+    "replays",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("step", sa.Text, primary_key=True),
+    sa.Column("tries", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+)
 schema_version = sa.Table(
     "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
 )
@@ -97,6 +109,7 @@ schema_version = sa.Table(
 MIGRATIONS: list[tuple[sa.Table, ...]] = [
     (runs, settled, sends, dead_letters, open_imports),
     (pacer_slots,),
+    (replays,),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 _MIGRATION_LOCK = 0x0C0E7A57  # the advisory lock held while a PostgreSQL store migrates

@@ -99,6 +99,7 @@ class DeliveryHooks:
     `recent_sends(seconds)` gives the wall-clock times of the credential's requests in the last
     `seconds` (all runs). SOAP only: `importing(chunk, identifier)` once Five9 took an import,
     before its result is read, and `imported(identifier)` once that result has been read.
+    `starting(chunk)` as the sink starts on a chunk (a replay counts its attempts there).
     """
 
     accepted: Callable[[Chunk, npt.NDArray[np.bool_]], None] = _nothing
@@ -109,6 +110,7 @@ class DeliveryHooks:
     recent_sends: Callable[[float], list[float]] = lambda _: []
     importing: Callable[[Chunk, str], None] = _nothing
     imported: Callable[[str], None] = _nothing
+    starting: Callable[[Chunk], None] = _nothing
 
 
 @dataclass

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.calling_hours import CallingHours, clip_to_calling_hours
-from transforms.instants import NAT, NS_PER_MINUTE, Fault, Int64Array, read_instants
+from transforms.instants import NAT, NS_PER_MINUTE, Fault, Int64Array, distinct_instants
 from transforms.row_faults import RowFaults
 from transforms.zones import RowZones, Side, localize_by_zone, zone_problem
 
@@ -94,17 +95,43 @@ def _bound(
 ) -> Int64Array:
     """One bound of the window in UTC nanoseconds, before rounding; NaT where unreadable."""
     values = frame[column]
-    read = read_instants(values)
-    for code in np.unique(read.fault):
-        if code == Fault.NONE:
-            continue
-        rows = read.fault == code
-        if code == Fault.BLANK:
-            faults.add(rows, f"{column} is blank")
-        else:
-            faults.add_value_fault(column, values, rows, Fault.MESSAGES[code])
-    local = localize_by_zone(read.ns, zones, ~read.is_utc, side)
-    return np.where(read.is_utc, read.ns, local)
+    read, rows = distinct_instants(values)
+    fault = read.fault if rows is None else read.fault[rows]
+    if fault.any():
+        for code in np.unique(fault):
+            if code == Fault.NONE:
+                continue
+            faulty = fault == code
+            if code == Fault.BLANK:
+                faults.add(faulty, f"{column} is blank")
+            else:
+                faults.add_value_fault(column, values, faulty, Fault.MESSAGES[code])
+    if rows is None:
+        local = localize_by_zone(read.ns, zones, ~read.is_utc, side)
+        return np.where(read.is_utc, read.ns, local)
+    # Each distinct value read is converted once in each zone it is given in.
+    width = len(zones.names) + 1
+    pairs, inverse = _distinct(rows * width + zones.codes + 1, len(read.ns) * width)
+    value = pairs // width
+    ns, is_utc = read.ns[value], read.is_utc[value]
+    local = localize_by_zone(ns, RowZones(pairs % width - 1, zones.names), ~is_utc, side)
+    return np.where(is_utc, ns, local)[inverse]
+
+
+def _distinct(
+    keys: npt.NDArray[np.intp], space: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The distinct keys (each in 0..space-1), ascending, and each key's position among them:
+    by a table when the space is small, else by a sort."""
+    if space > 4 * len(keys):
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        return distinct, inverse
+    seen = np.zeros(space, dtype=bool)
+    seen[keys] = True
+    distinct = np.flatnonzero(seen)
+    position = np.zeros(space, dtype=np.intp)
+    position[distinct] = np.arange(len(distinct))
+    return distinct, position[keys]
 
 
 def normalise_guard_windows(

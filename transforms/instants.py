@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.arrow_text import may_trim, offsets_and_data, text_array
+
 Int64Array = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -199,34 +201,11 @@ def _mask(matched: pa.Array) -> BoolArray:
     return np.asarray(pc.fill_null(matched, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-# Bytes that may start or end a value `utf8_trim_whitespace` would change: ASCII whitespace,
-# and any non-ASCII byte (Unicode has spaces of its own).
-_MAY_TRIM = np.zeros(256, dtype=bool)
-_MAY_TRIM[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, *range(0x80, 0x100)]] = True
-
-
 def _trimmed(values: pa.Array) -> pa.Array:
     """`utf8_trim_whitespace`, skipped when no value starts or ends with a byte it could trim."""
-    offsets, data = _offsets_and_data(values)
-    starts, ends = offsets[:-1], offsets[1:]
-    filled = ends > starts
-    if not len(data) or not (
-        _MAY_TRIM[data[starts[filled]]].any() or _MAY_TRIM[data[ends[filled] - 1]].any()
-    ):
-        return values
-    return pc.utf8_trim_whitespace(values)
+    return pc.utf8_trim_whitespace(values) if may_trim(values) else values
 
 
-def _offsets_and_data(text: pa.Array) -> tuple[Int64Array, npt.NDArray[np.uint8]]:
-    offset_type = np.int64 if pa.types.is_large_string(text.type) else np.int32
-    window = slice(text.offset, text.offset + len(text) + 1)
-    buffers = text.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=offset_type)[window].astype(np.int64)
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else _NO_BYTES
-    return offsets, data
-
-
-_NO_BYTES = np.zeros(0, dtype=np.uint8)
 # Values are told apart and read by their first _WIDTH bytes (the longest fixed layout).
 _WIDTH = 25
 
@@ -234,7 +213,7 @@ _WIDTH = 25
 def _leading_bytes(text: pa.Array) -> tuple[Int64Array, npt.NDArray[np.uint8]]:
     """Each value's byte length, and its first `_WIDTH` bytes as one row of a matrix. Past a
     shorter value's end the row holds the next value's bytes (or zeros): never read them."""
-    offsets, data = _offsets_and_data(text)
+    offsets, data = offsets_and_data(text)
     padded = np.concatenate((data, np.zeros(_WIDTH, dtype=np.uint8)))
     chars = np.lib.stride_tricks.sliding_window_view(padded, _WIDTH)[offsets[:-1]]
     return np.diff(offsets), chars
@@ -296,16 +275,18 @@ def _read_fixed_width(columns: npt.NDArray[np.uint8], length: Int64Array) -> Rea
     """Values that match `_FIXED`, read by byte position from their leading bytes (`columns`:
     one row per byte position); each length is one layout. Other values read as garbage."""
 
-    def number(first: int, width: int, at: int = 0) -> Int64Array:
-        value = np.zeros(len(length), dtype=np.int32)
-        for column in range(at + first, at + first + width):
-            value = value * 10 + columns[column] - 48
-        return value.astype(np.int64)
+    def number(first: int, width: int, at: int = 0) -> npt.NDArray[np.int32]:
+        # Each byte's digit (uint8 wraps below "0": garbage where it is not one).
+        value = (columns[at + first] - np.uint8(48)).astype(np.int32)
+        for column in range(at + first + 1, at + first + width):
+            value *= 10
+            value += columns[column] - np.uint8(48)
+        return np.asarray(value, dtype=np.int32)
 
     # Lengths 16 "YYYY-MM-DD HH:MM", 17 "...Z", 19 "...:SS", 20 "...:SSZ", 22 "...+HH:MM",
     # 25 "...:SS+HH:MM".
     has_seconds = (length == 19) | (length == 20) | (length == 25)
-    has_zone = length > np.where(has_seconds, 19, 16)
+    has_zone = (length > 16) & (length != 19)
     has_offset = (length == 22) | (length == 25)
 
     y = number(0, 4)
@@ -314,29 +295,37 @@ def _read_fixed_width(columns: npt.NDArray[np.uint8], length: Int64Array) -> Rea
     h = number(11, 2)
     mi = number(14, 2)
     s = np.where(has_seconds, number(17, 2), 0)
-    oh = om = offset = np.zeros(len(length), dtype=np.int64)
+    om = np.zeros(len(length), dtype=np.int64)
+    offset = om
     if has_offset.any():
         sign = np.where(np.where(has_seconds, columns[19], columns[16]) == ord("-"), -1, 1)
         oh = np.where(has_offset, np.where(has_seconds, number(1, 2, 19), number(1, 2, 16)), 0)
         om = np.where(has_offset, np.where(has_seconds, number(4, 2, 19), number(4, 2, 16)), 0)
-        offset = sign * (oh * NS_PER_HOUR + om * NS_PER_MINUTE)
+        offset = sign * (oh.astype(np.int64) * NS_PER_HOUR + om.astype(np.int64) * NS_PER_MINUTE)
 
     year_ok = (y >= MIN_YEAR) & (y <= MAX_YEAR)
     month_ok = (mo >= 1) & (mo <= 12)
     # The month's first day and length from tables of the accepted years (garbage elsewhere,
     # where year_ok or month_ok is False and the fault says so).
-    month = (np.clip(y, MIN_YEAR, MAX_YEAR) - MIN_YEAR) * 12 + np.clip(mo, 1, 12) - 1
+    month = np.clip((y - MIN_YEAR) * 12 + mo - 1, 0, len(_MONTH_DAYS) - 1)
     date_ok = month_ok & (d >= 1) & (d <= _MONTH_DAYS[month])
     time_ok = (h <= 23) & (mi <= 59) & (s <= 59)
     offset_ok = ~has_zone | ((om <= 59) & (np.abs(offset) <= MAX_OFFSET_NS))
     day = _MONTH_START[month] + d - 1
-    local = day * NS_PER_DAY + h * NS_PER_HOUR + mi * NS_PER_MINUTE + s * NS_PER_SECOND
-    fault = np.select(
-        [~year_ok, ~date_ok, ~time_ok, ~offset_ok],
+    local = (day * 86_400 + (h * 3_600 + mi * 60 + s)) * NS_PER_SECOND
+    good = year_ok & date_ok & time_ok & offset_ok
+    if good.all():
+        return ReadInstants(
+            ns=local - offset, is_utc=has_zone, fault=np.zeros(len(length), dtype=np.int8)
+        )
+    fault = np.zeros(len(length), dtype=np.int8)
+    bad = np.flatnonzero(~good)
+    fault[bad] = np.select(
+        [~year_ok[bad], ~date_ok[bad], ~time_ok[bad], ~offset_ok[bad]],
         [Fault.YEAR_RANGE, Fault.NO_SUCH_DATE, Fault.BAD_TIME, Fault.BAD_OFFSET],
         Fault.NONE,
-    ).astype(np.int8)
-    ns = np.where(fault == Fault.NONE, local - offset, NAT)
+    )
+    ns = np.where(good, local - offset, NAT)
     return ReadInstants(ns=ns, is_utc=has_zone, fault=fault)
 
 
@@ -479,11 +468,40 @@ def _read_text_instants_reference(values: pa.Array) -> ReadInstants:
 
 def read_instants(values: pd.Series) -> ReadInstants:
     """Read a column of text or of timestamps (Parquet): aware ones are UTC, naive ones local."""
+    read, rows = distinct_instants(values)
+    if rows is None:
+        return read
+    return ReadInstants(ns=read.ns[rows], is_utc=read.is_utc[rows], fault=read.fault[rows])
+
+
+# Text columns of twice this many values are sampled for repeats: where this many hold fewer
+# than _MOSTLY_DISTINCT of them distinct, each distinct value is read once (where one value in
+# ten is distinct, about 0.8 of a sample is; where all are, all of it).
+_SAMPLE = 4_096
+_MOSTLY_DISTINCT = 0.85
+
+
+def distinct_instants(values: pd.Series) -> tuple[ReadInstants, npt.NDArray[np.intp] | None]:
+    """`read_instants`, each distinct text read once when values repeat (exports often give
+    many rows one window; a value's reading depends on nothing else): the readings, and each
+    row's among them (None: one reading a row)."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return _from_datetimes(values.dt.tz_convert("UTC").dt.tz_localize(None), is_utc=True)
+        return _from_datetimes(values.dt.tz_convert("UTC").dt.tz_localize(None), is_utc=True), None
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return _from_datetimes(values, is_utc=False)
-    return read_text_instants(pa.array(values.astype("str"), type=pa.string(), from_pandas=True))
+        return _from_datetimes(values, is_utc=False), None
+    text = text_array(values)
+    if len(text) < 2 * _SAMPLE:
+        return read_text_instants(text), None
+    sample = text.slice(0, _SAMPLE).dictionary_encode()
+    if len(sample.dictionary) >= _MOSTLY_DISTINCT * _SAMPLE:
+        return read_text_instants(text), None
+    encoded = text.dictionary_encode()
+    # Each distinct value once, and a null last for the rows without one.
+    distinct = pa.concat_arrays([encoded.dictionary, pa.nulls(1, encoded.dictionary.type)])
+    rows = np.asarray(
+        encoded.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False), np.intp
+    )
+    return read_text_instants(distinct), rows
 
 
 _EARLIEST = np.datetime64(f"{MIN_YEAR:04d}-01-01T00:00", "ns")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 
+from schemas.arrow_text import has_empty, may_trim, text_array
 from schemas.errors import SettingError
 from schemas.fields import (
     CANONICAL_FIELDS,
@@ -165,8 +166,13 @@ def _control_bytes(data: npt.NDArray[np.uint8]) -> bool:
 
 
 def _clean_text(values: pd.Series) -> pd.Series:
-    """Text fields as Five9 gets them: trimmed, empty as missing."""
-    text = values.astype("str").str.strip()
+    """Text fields as Five9 gets them: trimmed, empty as missing (as they are when the bytes
+    show no value to trim and none empty)."""
+    text = values.astype("str")
+    array = text_array(text)
+    if not may_trim(array) and not has_empty(array):
+        return text
+    text = text.str.strip()
     return text.where(text != "")
 
 
@@ -196,6 +202,7 @@ def normalise_batch(
     _text_faults(mapped, faults)
 
     fields: dict[str, pd.Series] = {}
+    blanks: dict[str, np.ndarray] = {}
     numbers_blank = np.ones(len(mapped), dtype=bool)
     for name in NUMBER_FIELDS:
         if name not in mapped.columns:
@@ -203,14 +210,13 @@ def normalise_batch(
         phones = normalise_phones(mapped[name], e164=options.e164)
         faults.add_value_fault(name, mapped[name], phones.bad, PHONE_RULE)
         numbers_blank &= phones.blank
+        blanks[name] = phones.blank
         fields[name] = phones.number
     for key in options.keys:
         if key not in mapped.columns:
             continue
-        if key in fields:
-            blank = fields[key].isna().to_numpy() & ~faults.invalid
-        else:
-            blank = _clean_text(mapped[key]).isna().to_numpy()
+        # A number key: blank, not bad (a bad one is named as such), whatever else is wrong.
+        blank = blanks[key] if key in blanks else _clean_text(mapped[key]).isna().to_numpy()
         faults.add(blank, f"{key} is blank, and it is the key Five9 matches records on")
     if not set(options.keys) & set(NUMBER_FIELDS):
         faults.add(numbers_blank, "has no phone number in number1, number2 or number3")
@@ -241,18 +247,45 @@ def normalise_batch(
         index=mapped.index,
     )
     ok = ~faults.invalid
-    _five9_contract_faults(rows_where(contacts, ok), options.e164, faults)
+    valid = rows_where(contacts, ok)
+    before = int(ok.sum())
+    _five9_contract_faults(valid, options.e164, faults)
     ok = ~faults.invalid
     return NormalisedBatch(
-        contacts=rows_where(contacts, ok),
+        contacts=valid if ok.sum() == before else rows_where(contacts, ok),
         zones=rows_where(windows.zone, ok),
         invalid=reject_rows(frame, ~ok, "invalid", faults.reason),
     )
 
 
-def rows_where(rows: _Rows, mask: np.ndarray) -> _Rows:
-    """The rows where `mask` holds; `rows` itself, uncopied, when it holds for all of them."""
-    return rows if mask.all() else rows[mask]
+# Up to one row in this many is "a few" to `rows_where`.
+_FEW_ROWS = 8
+
+
+def rows_where(rows: _Rows, mask: np.ndarray, shared: dict[int, Any] | None = None) -> _Rows:
+    """The rows where `mask` holds; `rows` itself, uncopied, when it holds for all of them.
+
+    A few rows are taken by position; more are filtered, a frame column by column (its own
+    boolean indexing takes them by position, which costs an Arrow column twice a filter).
+    `shared`: Arrow columns already filtered by this same mask (for another frame that holds
+    the same arrays), by the identity of their arrays; those filtered here are added."""
+    if mask.all():
+        return rows
+    if np.count_nonzero(mask) * _FEW_ROWS <= len(mask):
+        return rows.take(np.flatnonzero(mask))
+    if isinstance(rows, pd.Series) or not rows.columns.is_unique:
+        return rows[mask]
+    kept: dict[str, Any] = {}
+    for name in rows.columns:
+        array = rows[name].array
+        if shared is None or not isinstance(array, pd.arrays.ArrowExtensionArray):
+            kept[name] = array[mask]
+            continue
+        key = id(array.__arrow_array__())
+        if key not in shared:
+            shared[key] = array[mask]
+        kept[name] = shared[key]
+    return pd.DataFrame(kept, index=rows.index[mask], columns=rows.columns, copy=False)
 
 
 def _five9_contract_faults(contacts: pd.DataFrame, e164: bool, faults: RowFaults) -> None:
@@ -274,7 +307,7 @@ def reject_rows(
     frame: pd.DataFrame, mask: np.ndarray, bucket: str, reason: pd.Series | str
 ) -> pd.DataFrame:
     """Rows set aside: origin, bucket, reason, then the source's original values as text."""
-    rows = frame[mask] if mask.any() else frame.iloc[:0]
+    rows = rows_where(frame, mask) if mask.any() else frame.iloc[:0]
     originals = [c for c in frame.columns if c not in INTERNAL_FIELDS]
     out = pd.DataFrame(
         {

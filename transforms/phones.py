@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.arrow_text import ascii_digits, offsets_and_data, running_count, text_array
 from schemas.phone_forms import number_pattern
 from transforms.row_faults import BoolArray
 
@@ -40,9 +41,7 @@ def normalise_phones(values: pd.Series, *, e164: bool = False) -> PhoneColumn:
     Runs on Arrow compute kernels and NumPy throughout: no Python per row, no pandas string
     wrappers. Plain North American numbers (nearly every row of a real export) are read from
     their bytes; only the others go through `_general`."""
-    text = pa.array(values.astype("str"), type=pa.large_string())
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
+    text = text_array(values)
     plain = _plain_north_american(text)
     if plain is None:
         number, blank, bad = _general(text, e164)
@@ -59,14 +58,8 @@ def normalise_phones(values: pd.Series, *, e164: bool = False) -> PhoneColumn:
     )
 
 
-# Plain numbers are read from their first _PLAIN_WIDTH bytes (a multiple of 8: the rows of
-# flags are read 8 at a time); longer values take `_general`.
+# Plain numbers are at most _PLAIN_WIDTH bytes long; longer values take `_general`.
 _PLAIN_WIDTH = 24
-# Each byte's class: 0 anything else, 1 an ASCII digit, 2 a separator.
-_BYTE_CLASS = np.where(_SEPARATOR_BYTES, 2, 0).astype(np.uint8)
-_BYTE_CLASS[48:58] = 1
-# Row k: the first k positions of a value of k bytes.
-_INSIDE = np.tri(_PLAIN_WIDTH + 1, _PLAIN_WIDTH, -1, dtype=bool)
 
 
 def _plain_north_american(text: pa.Array) -> tuple[pa.Array, BoolArray] | None:
@@ -75,35 +68,36 @@ def _plain_north_american(text: pa.Array) -> tuple[pa.Array, BoolArray] | None:
 
     Plain: only ASCII digits and separators, the first byte a digit or "(" (so trimming does
     not change the value and it has no sign), and 10 digits, the first 2-9, or 11, a "1" then
-    2-9. `_general` gives exactly these numbers for such values: the digits, less the "1"."""
-    _, offset_buffer, data_buffer = text.buffers()
-    if data_buffer is None:
+    2-9. `_general` gives exactly these numbers for such values: the digits, less the "1".
+    Judged on the column's UTF-8 bytes end to end (a running count of digits), not value by
+    value."""
+    offsets, data = offsets_and_data(text)
+    if not len(data):
         return None
-    offsets = np.frombuffer(offset_buffer, dtype=np.int64)[
-        text.offset : text.offset + len(text) + 1
-    ]
-    data = np.frombuffer(data_buffer, dtype=np.uint8)
-    lengths = np.diff(offsets)
+    data = data[offsets[0] : offsets[-1]]
+    starts, ends = offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
+    lengths = ends - starts
     present = np.asarray(text.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    padded = np.concatenate((data, np.zeros(_PLAIN_WIDTH, dtype=np.uint8)))
-    # Each value's first bytes as a row; past a shorter value's end, the next value's bytes.
-    chars = np.lib.stride_tricks.sliding_window_view(padded, _PLAIN_WIDTH)[offsets[:-1]]
-    inside = _INSIDE[np.minimum(lengths, _PLAIN_WIDTH)]
-    kind = np.take(_BYTE_CLASS, chars)
-    digit = (kind == 1) & inside
-    other = ((kind == 0) & inside).view(np.uint64)
-    allowed = (other[:, 0] | other[:, 1] | other[:, 2]) == 0
-    count = digit.sum(axis=1, dtype=np.uint8)
-    rows = np.arange(len(chars))
-    first_at = np.argmax(digit, axis=1)
-    later = digit.copy()
-    later[rows, first_at] = False
-    first, second = chars[rows, first_at], chars[rows, np.argmax(later, axis=1)]
-    lead = chars[:, 0]
+    digit = ascii_digits(data)
+    # Digits before each value's first byte (`before`) and up to its end (`through`).
+    running = running_count(digit)
+    before, through = running[starts], running[ends]
+    count = through - before
+    # A value with a byte that is neither a digit nor a separator is not plain.
+    other = np.zeros(len(lengths), dtype=bool)
+    odd = np.flatnonzero(~digit)
+    strays = odd[~_SEPARATOR_BYTES[data[odd]]]
+    if len(strays):
+        other[np.searchsorted(ends, strays, side="right")] = True
+    digits = np.compress(digit, data)  # far faster than data[digit]
+    padded = np.append(digits, np.uint8(0))  # the digits in order, and a 0 past the last
+    first = padded[np.minimum(before, len(digits))]
+    second = padded[np.minimum(before + 1, len(digits))]
+    lead = np.append(data, np.uint8(0))[np.minimum(starts, len(data))]
     plain = (
         present
         & (lengths <= _PLAIN_WIDTH)
-        & allowed
+        & ~other
         & ((lead == ord("(")) | ((lead >= ord("0")) & (lead <= ord("9"))))
         & (
             ((count == 10) & (first >= ord("2")) & (first <= ord("9")))
@@ -112,15 +106,14 @@ def _plain_north_american(text: pa.Array) -> tuple[pa.Array, BoolArray] | None:
     )
     if not plain.any():
         return None
-    # An 11-digit number loses its leading "1".
-    kept = np.where(((count == 11) & plain)[:, np.newaxis], later, digit)
-    kept &= plain[:, np.newaxis]
-    out_offsets = np.zeros(len(chars) + 1, dtype=np.int64)
+    # A plain number is its last 10 digits (an 11-digit one loses its leading "1").
+    kept = np.lib.stride_tricks.sliding_window_view(padded, 10)[through[plain] - 10]
+    out_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(np.where(plain, 10, 0), out=out_offsets[1:])
     number = pa.LargeStringArray.from_buffers(
-        len(chars),
+        len(lengths),
         pa.py_buffer(out_offsets),
-        pa.py_buffer(np.ascontiguousarray(chars[kept])),
+        pa.py_buffer(np.ascontiguousarray(kept)),
         pa.array(plain).buffers()[1],
     )
     return number, present & ~plain

@@ -146,6 +146,9 @@ class RowZones:
         return RowZones(self.codes[rows], self.names)
 
 
+_FEW_ZONES = 16
+
+
 def _zone_groups(rows: np.ndarray, zones: RowZones) -> list[tuple[str, Int64Array]]:
     """The positions of `rows` grouped by zone, one group per distinct zone name."""
     positions = np.flatnonzero(rows)
@@ -154,6 +157,10 @@ def _zone_groups(rows: np.ndarray, zones: RowZones) -> list[tuple[str, Int64Arra
     codes = zones.codes[positions]
     if len(zones.names) == 1:
         return [(zones.names[0], positions)]
+    if len(zones.names) <= _FEW_ZONES:
+        # A batch holds a handful of zones: a comparison per zone costs less than a sort.
+        groups = [(name, positions[codes == code]) for code, name in enumerate(zones.names)]
+        return [(name, group) for name, group in groups if len(group)]
     order = np.argsort(codes, kind="stable")
     ordered = codes[order]
     cuts = np.flatnonzero(np.diff(ordered)) + 1

@@ -186,3 +186,49 @@ def test_a_load_whose_rows_failed_ends_failed_saying_how_to_go_on(
     assert any("gave up after 2 attempts; its" in line for line in lines), lines
     assert any(line.startswith(f"{EXPECTED['rows']} rows read:") for line in lines), lines
     assert not any("sandbox-secret" in line or "2125550" in line for line in lines)
+
+
+def test_an_unexpected_failure_ends_failed_with_its_traceback_in_the_run_log(
+    prefect_api: PrefectServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bug mid-load: the run ends Failed with the one line (no traceback in the message),
+    the traceback is in the run's log, and the report is written with `stopped`."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from flows.load_contacts import load_contacts
+    from tests.faults.injection import Boundary, Fault, InjectedFault
+    from tests.prefect_server import drain_prefect_workers
+
+    with SandboxServer(Sandbox(SandboxSettings(lists=("Nightly Renewals",)))) as server:
+        monkeypatch.setenv("FIVE9_BASE_URL", server.base_url)
+        monkeypatch.setenv("FIVE9_CONSUMER_KEY", "sandbox-key")
+        monkeypatch.setenv("FIVE9_SECRET_KEY", "sandbox-secret")
+        monkeypatch.setenv("FIVE9_CHUNK_SIZE", "50")
+        Fault(Boundary("sinks.rest_wire:parse_upload_answer", 2), InjectedFault).arm(monkeypatch)
+        report = tmp_path / "report.json"
+        state = load_contacts(
+            [str(SAMPLES / "contacts.csv")],
+            "Nightly Renewals",
+            as_of=AS_OF,
+            report=str(report),
+            state_dir=str(tmp_path / "state"),
+            return_state=True,
+        )
+    assert state.is_failed()
+    assert state.message is not None
+    assert state.message.startswith("the load failed unexpectedly: InjectedFault")
+    assert "Traceback" not in state.message
+    stopped = json.loads(report.read_text(encoding="utf-8"))
+    assert stopped["stopped"].startswith("InjectedFault")
+    assert stopped["rows_read"] == sum(stopped[b] for b in REPORT_BUCKETS) + stopped["unsettled"]
+
+    drain_prefect_workers()
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+    traces = [log.message for log in logs if log.message.startswith("Traceback")]
+    assert traces, [log.message for log in logs]
+    assert "InjectedFault" in traces[0]
+    assert not any("sandbox-secret" in log.message for log in logs)

@@ -91,6 +91,27 @@ def test_blank_key_is_invalid_and_names_the_key() -> None:
     assert "number1 is blank, and it is the key" in result.invalid["reason"].iloc[0]
 
 
+def test_a_row_invalid_for_several_reasons_names_each() -> None:
+    """A blank key is named even when another phone column of the row is bad, and so is a
+    bad window: one reason per fault, in one line."""
+    renames = {**RENAMES, "Mobile": "number2"}
+    rows = [
+        {**GOOD, "Phone": "", "Mobile": "12"},
+        {**GOOD, "Phone": "", "Mobile": "12", "End": "2027-12-01 08:00"},
+        {**GOOD, "Phone": "12", "Mobile": ""},
+    ]
+    result = normalise_batch(batch(rows), renames, NormaliseOptions())
+    reasons = list(result.invalid["reason"])
+    assert len(reasons) == 3
+    assert "number2 '12'" in reasons[0]
+    assert "number1 is blank, and it is the key" in reasons[0]
+    assert "number2 '12'" in reasons[1]
+    assert "number1 is blank" in reasons[1]
+    assert "guard_end" in reasons[1]
+    assert "number1 '12'" in reasons[2]
+    assert "number1 is blank" not in reasons[2]  # bad, not blank: said once
+
+
 def test_the_five9_contract_refuses_what_five9_refuses() -> None:
     contacts = pd.DataFrame(
         {
