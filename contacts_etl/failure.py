@@ -8,6 +8,8 @@ The traceback goes to a log file in the state folder's `failures/` (printed too 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import traceback
 from collections.abc import Iterable
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from contacts_etl.run_report import LoadReport, write_report
 from schemas.errors import ContactsEtlError
 from sinks.ledger import default_state_dir
 
@@ -61,21 +64,44 @@ def failures_dir(state_dir: Path | None) -> Path:
     return (state_dir or default_state_dir()) / FAILURES
 
 
+def kept_name(folder: Path, what: str, run_id: str, suffix: str) -> Path:
+    """`<folder>/<UTC time>-<what>[-<run>]<suffix>`, the folder made."""
+    stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
+    name = "-".join(part for part in (stamp, re.sub(r"\W+", "_", what), run_id[:12]) if part)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}{suffix}"
+
+
 def keep_details(
     trace: str, what: str, state_dir: Path | None = None, run_id: str = ""
 ) -> Path | None:
     """Write the traceback to `failures/<UTC time>-<what>[-<run>].log` in the state folder;
     its path, or None when it cannot be written (the line still says what happened)."""
-    folder = failures_dir(state_dir)
-    stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
-    name = "-".join(part for part in (stamp, re.sub(r"\W+", "_", what), run_id[:12]) if part)
-    path = folder / f"{name}.log"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        path = kept_name(failures_dir(state_dir), what, run_id, ".log")
         path.write_text(trace, encoding="utf-8")
     except OSError:
         return None
     return path
+
+
+def keep_report(
+    report: LoadReport, where: str | os.PathLike[str] | None, fallback: Path | None
+) -> str:
+    """Write the report of a run that stopped where asked; when that fails (or nothing was
+    asked), into the `fallback` folder. Where it went ('' for nowhere)."""
+    if where is not None:
+        with contextlib.suppress(Exception):  # the report's own place may be what failed
+            write_report(report, where)
+            return str(where)
+    if fallback is None:
+        return ""
+    try:
+        kept = kept_name(fallback, "report", report.run_id, ".json")
+        write_report(report, kept)
+    except Exception:
+        return ""
+    return str(kept)
 
 
 def unexpected(

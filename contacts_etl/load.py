@@ -31,7 +31,13 @@ from contacts_etl.chunking import chunks_of, made_ahead
 from contacts_etl.column_mapping import ColumnMapping
 from contacts_etl.deadline_first import deadline_first, window_ends_ns
 from contacts_etl.embedded_sandbox import embedded_sandbox
-from contacts_etl.failure import UnexpectedError, failures_dir, summary_of, unexpected
+from contacts_etl.failure import (
+    UnexpectedError,
+    failures_dir,
+    keep_report,
+    summary_of,
+    unexpected,
+)
 from contacts_etl.inputs import RunInputs
 from contacts_etl.outputs import TableWriter, rejects_columns
 from contacts_etl.pipeline import ContactPipeline, ReadyBatch, contact_columns, original_columns
@@ -39,7 +45,6 @@ from contacts_etl.run_report import (
     TIME,
     LoadReport,
     count_outcomes,
-    keep_report,
     windows_closing_note,
     write_report,
 )

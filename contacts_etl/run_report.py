@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -126,29 +125,6 @@ def write_report(report: LoadReport, where: str | os.PathLike[str] | None) -> No
         raise SettingError(
             f"{where} cannot be written: {error.strerror or error}", setting="report"
         ) from None
-
-
-def keep_report(
-    report: LoadReport, where: str | os.PathLike[str] | None, fallback: Path | None
-) -> str:
-    """Write the report of a run that stopped where asked; when that fails (or nothing was
-    asked), into the `fallback` folder. Where it went ('' for nowhere)."""
-    if where is not None:
-        try:
-            write_report(report, where)
-            return str(where)
-        except Exception:
-            pass
-    if fallback is None:
-        return ""
-    stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
-    kept = fallback / f"{stamp}-report-{report.run_id[:12] or 'load'}.json"
-    try:
-        fallback.mkdir(parents=True, exist_ok=True)
-        write_report(report, kept)
-    except Exception:
-        return ""
-    return str(kept)
 
 
 def calls_spent_until(told: WireNotes) -> str | None:
