@@ -15,7 +15,13 @@ import pandas as pd
 
 from contacts_etl.failure import summary_of
 from contacts_etl.run_report import calls_spent_until
-from contacts_etl.run_state import REPLAY_ATTEMPTS, RunState, credential_id, letter_step
+from contacts_etl.run_state import (
+    LETTER,
+    REPLAY_ATTEMPTS,
+    RunState,
+    credential_id,
+    letter_step,
+)
 from schemas.buckets import Bucket, Tallied, Tally
 from schemas.errors import SettingError
 from schemas.fields import DEFAULT_KEYS
@@ -87,7 +93,10 @@ def run_retry(
                 with contextlib.suppress(Exception):  # the store may be what failed
                     ledger.replays_failed(run_id, summary_of(error, settings.secrets()))
                 raise
-            ledger.replayed(run_id, [letter_step(letter.row_code) for letter in mine])
+            # Every letter step of the run ends here, those of letters that landed in an
+            # earlier replay that then failed included.
+            steps = ledger.replay_attempts(run_id)
+            ledger.replayed(run_id, [step for step in steps if step.startswith(LETTER)])
         if report.failed:
             reasons = Counter(
                 d.error for d in ledger.dead_letters(list_name) if d.bucket == Bucket.FAILED

@@ -31,9 +31,12 @@ def import_step(identifier: str) -> str:
     return f"import {identifier}"
 
 
+LETTER = "letter "
+
+
 def letter_step(row_code: int) -> str:
     """How the ledger names the step of replaying one dead letter."""
-    return f"letter {row_code}"
+    return f"{LETTER}{row_code}"
 
 
 def credential_id(settings: Five9Settings) -> str:

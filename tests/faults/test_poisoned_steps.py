@@ -19,6 +19,7 @@ from contacts_etl.retry import run_retry
 from contacts_etl.run_state import REPLAY_ATTEMPTS
 from five9_sandbox import FaultPlan, SandboxServer
 from sinks import rest_format, rest_wire
+from sinks.ledger import RunLedger
 from sinks.soap_wire import SoapWire
 from sinks.wire import Five9RefusedError
 from tests.conftest import REPORT_BUCKETS
@@ -124,9 +125,10 @@ def test_stops_that_are_not_the_steps_fault_do_not_count_against_it(
 def test_dead_letters_whose_replay_fails_every_time_are_left_out_so_the_rest_land(
     rest_server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Thirty rows wait as dead letters; replaying the chunk that holds one of them breaks
-    the request's encoding every time. Three `retry`s stop on it; the fourth leaves that
-    chunk's letters out and delivers the rest; once fixed, the next delivers them."""
+    """Thirty rows wait as dead letters; replaying the second chunk breaks the request's
+    encoding every time. The first `retry` delivers the first chunk and stops on the second,
+    as do two more; the fourth leaves that chunk's letters out and delivers the last; once
+    fixed, the next delivers them, and no count of any letter is left behind."""
     five9 = rest_server.sandbox
     five9.reset()
     five9.set_faults(FaultPlan(errors_5xx=3))
@@ -136,12 +138,14 @@ def test_dead_letters_whose_replay_fails_every_time_are_left_out_so_the_rest_lan
     settings = client_settings(
         rest_server, chunk_size=CHUNK, max_in_flight=1, max_attempts=1, rate_guard_seconds=0.01
     )
-    assert run_load(request, settings, LoadProgress()).failed == 30
+    failing = run_load(request, settings, LoadProgress())
+    assert failing.failed == 30
+    fixed_run = failing.run_id
     five9.set_faults(FaultPlan())
     original = rest_format.upload_body  # as the REST wire calls it
 
     def body(contacts: pd.DataFrame, *args: Any) -> bytes:
-        if "2000000005" in set(contacts["number1"]):
+        if "2000000015" in set(contacts["number1"]):
             raise InjectedFault("cannot encode this chunk")
         return original(contacts, *args)
 
@@ -149,14 +153,17 @@ def test_dead_letters_whose_replay_fails_every_time_are_left_out_so_the_rest_lan
     for _ in range(REPLAY_ATTEMPTS):
         with pytest.raises(InjectedFault):
             run_retry("demo", settings, state)
-    assert five9.records("demo") == {}
+    assert len(five9.records("demo")) == CHUNK  # the first chunk, in the first retry
     fourth = run_retry("demo", settings, state)
-    assert (fourth.set_aside, fourth.delivered) == (CHUNK, 30 - CHUNK)
+    assert (fourth.set_aside, fourth.delivered) == (CHUNK, CHUNK)
     assert "InjectedFault: cannot encode this chunk" in fourth.set_aside_error
     monkeypatch.setattr(rest_wire, "upload_body", original)  # the cause is fixed
     fixed = run_retry("demo", settings, state)
     assert (fixed.set_aside, fixed.delivered, fixed.dead_letters) == (0, CHUNK, CHUNK)
     assert len(five9.records("demo")) == 30
+    ledger = RunLedger(state)  # no count left behind, of letters that landed early included
+    assert [step for step in ledger.replay_attempts(fixed_run) if step.startswith("letter")] == []
+    ledger.close()
 
 
 @pytest.fixture
