@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -41,7 +42,7 @@ from schemas.fields import (
     SOURCE_LINE,
     STANDARD_FIELDS,
 )
-from sources import ContactSource
+from sources import BatchRead, ContactSource, SourceBatch
 from sources.row_identity import row_codes
 from transforms.duplicates import (
     ContestedKeys,
@@ -69,10 +70,11 @@ FIRST_BATCH_ROWS = 2_000
 # Rows of contested keys wait in memory up to this many, then go to disk that many to a file.
 HELD_FILE_ROWS = 65_536
 CENSUS_THREADS = 2
+CENSUS_AHEAD = CENSUS_THREADS  # blocks read and not yet hashed, at most
 # Batches are validated and normalised in worker threads, this many batches ahead of the one
 # handed out (each at most ReadOptions.batch_rows rows held in memory).
 PREPARE_THREADS = 2
-PREPARE_AHEAD = 2
+PREPARE_AHEAD = 1
 _Item = TypeVar("_Item")
 _Done = TypeVar("_Done")
 
@@ -282,31 +284,41 @@ class ContactPipeline:
         key wait for the end of the run, where the later valid row wins. Returns the rows."""
         census = KeyCensus()
         rows = 0
-        # Reading is sequential; each batch's keys are normalised and hashed in a worker
-        # thread (Arrow and NumPy kernels, mostly outside the GIL). Order does not matter.
+        # Blocks are read in order here; each is parsed, its keys normalised and hashed in a
+        # worker thread (Arrow and NumPy kernels, mostly outside the GIL). Order does not matter.
         with ThreadPoolExecutor(max_workers=CENSUS_THREADS) as workers:
-            pending: list[Future[npt.NDArray[np.uint64]]] = []
+            pending: deque[Future[tuple[int, list[npt.NDArray[np.uint64]]]]] = deque()
+
+            def take_one() -> int:
+                read, hashes = pending.popleft().result()
+                for part in hashes:
+                    census.add(part)
+                return read
+
             for source, renames in zip(self.sources, self._renames, strict=True):
                 back = {renames.get(c, c): c for c in source.columns}
                 wanted = [back[k] for k in self.options.keys if k in back]
-                for batch in source.batches(wanted):
-                    rows += len(batch.frame)
-                    pending.append(workers.submit(self._census_hashes, batch.frame, renames))
-                    if len(pending) > 2 * CENSUS_THREADS:
-                        census.add(pending.pop(0).result())
-            for future in pending:
-                census.add(future.result())
+                for read in source.reads(wanted):
+                    pending.append(workers.submit(self._census_hashes, read, renames))
+                    if len(pending) > CENSUS_AHEAD:
+                        rows += take_one()
+            while pending:
+                rows += take_one()
         self._contested = census.contested()
         self.rows_in_run = rows
         return rows
 
     def _census_hashes(
-        self, frame: pd.DataFrame, renames: dict[str, str]
-    ) -> npt.NDArray[np.uint64]:
-        """The key hashes of one batch's rows that have a key."""
-        keys = census_keys(frame.rename(columns=renames), self.options)
-        known = keys.notna().all(axis=1).to_numpy()
-        return key_hashes(key_values(keys[known], self.options.keys))
+        self, read: BatchRead, renames: dict[str, str]
+    ) -> tuple[int, list[npt.NDArray[np.uint64]]]:
+        """One block's rows, and the key hashes of each of its batches' rows that have a key."""
+        rows, hashes = 0, []
+        for batch in read():
+            keys = census_keys(batch.frame.rename(columns=renames), self.options)
+            known = keys.notna().all(axis=1).to_numpy()
+            hashes.append(key_hashes(key_values(keys[known], self.options.keys)))
+            rows += len(batch.frame)
+        return rows, hashes
 
     def contacts(self) -> Iterator[ReadyBatch]:
         """The contacts to send, batch by batch as they are read; then, once the whole run is
@@ -317,37 +329,44 @@ class ContactPipeline:
         the file's order here."""
         if self._contested is None:
             self.census()
-        batches = in_order_ahead(self._frames(), self._prepare, PREPARE_THREADS, PREPARE_AHEAD)
+        batches = in_order_ahead(self._reads(), self._prepare, PREPARE_THREADS, PREPARE_AHEAD)
         try:
             for prepared in batches:
-                ready = self._settle(prepared)
-                if ready is not None:
-                    yield ready
+                for part in prepared:
+                    ready = self._settle(part)
+                    if ready is not None:
+                        yield ready
         finally:
             batches.close()
         yield from self._held_winners()
 
-    def _frames(self) -> Iterator[tuple[pd.DataFrame, int]]:
-        """Each batch read, with its source's index; the run's first batch cut small."""
+    def _reads(self) -> Iterator[tuple[BatchRead, int]]:
+        """Each block as read (parsed by whoever calls it), with its source's index. The run's
+        first block is parsed here and its first batch cut small: the first upload need not
+        wait for a whole block."""
         first = True
         for file_index, source in enumerate(self.sources):
-            for batch in source.batches():
-                frames = [batch.frame]
-                if first and len(batch.frame) > FIRST_BATCH_ROWS:
-                    # A small first batch: the first upload need not wait for a whole batch.
-                    frames = [
-                        batch.frame.iloc[:FIRST_BATCH_ROWS],
-                        batch.frame.iloc[FIRST_BATCH_ROWS:],
-                    ]
-                first = False
-                for frame in frames:
-                    yield frame, file_index
+            for read in source.reads():
+                if first:
+                    first = False
+                    for batch in read():
+                        frame = batch.frame
+                        if len(frame) > FIRST_BATCH_ROWS:
+                            yield _parsed(frame.iloc[:FIRST_BATCH_ROWS]), file_index
+                            frame = frame.iloc[FIRST_BATCH_ROWS:]
+                        yield _parsed(frame), file_index
+                    continue
+                yield read, file_index
 
-    def _prepare(self, read: tuple[pd.DataFrame, int]) -> _Prepared:
+    def _prepare(self, read: tuple[BatchRead, int]) -> list[_Prepared]:
+        """A block parsed and each of its batches prepared (see `_prepared`)."""
+        parse, file_index = read
+        return [self._prepared(batch.frame, file_index) for batch in parse()]
+
+    def _prepared(self, frame: pd.DataFrame, file_index: int) -> _Prepared:
         """A batch validated and normalised, its expired rows found and its live rows parted by
         contested key: nothing here changes the run's state, so it may run in a worker thread
         (the census is done by then)."""
-        frame, file_index = read
         frame = frame.reset_index(drop=True)
         normalised = normalise_batch(frame, self._renames[file_index], self.options)
         contacts = normalised.contacts
@@ -545,6 +564,11 @@ class ContactPipeline:
             reject_rows(frame, np.ones(len(frame), dtype=bool), "duplicate", reason),
             Bucket.DUPLICATE,
         )
+
+
+def _parsed(frame: pd.DataFrame) -> BatchRead:
+    """A batch already parsed, as a read."""
+    return partial(list, (SourceBatch(frame),))
 
 
 def _positions(labels: pd.Index, rows: int) -> npt.NDArray[np.bool_]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -65,8 +66,9 @@ class UploadModes:
 
 
 def contact_objects(contacts: pd.DataFrame) -> pd.Series:
-    """Each contact's JSON object in the upload body, as text, built column-wise with Arrow
-    kernels (no Python per row): its fields as strings (blank ones left out) and its window."""
+    """Each contact's JSON object in the upload body followed by a comma, as text, built
+    column-wise with Arrow kernels (no Python per row): its fields as strings (blank ones left
+    out) and its window. Consecutive objects are one run of bytes of the body."""
     fields = [
         c
         for c in contacts.columns
@@ -119,6 +121,12 @@ def upload_body(
     caller made them ahead (they are made here otherwise)."""
     if objects is None:
         objects = contact_objects(contacts)
+    return _body_head(modes) + _joined_objects(objects) + b"]}"
+
+
+@lru_cache(maxsize=8)
+def _body_head(modes: UploadModes) -> bytes:
+    """The body up to its first contact."""
     head = json.dumps(
         {
             "keys": list(modes.keys),
@@ -129,20 +137,21 @@ def upload_body(
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return (head[:-1] + ',"contacts":[').encode("utf-8") + _comma_joined(objects) + b"]}"
+    return (head[:-1] + ',"contacts":[').encode("utf-8")
 
 
-def _comma_joined(objects: pd.Series) -> bytes:
-    """The objects' text joined by commas, as UTF-8 bytes: one Arrow kernel, no Python string
-    per object (the objects' own Arrow buffers when they have them)."""
+def _joined_objects(objects: pd.Series) -> bytes:
+    """The objects' text end to end, less the last comma, as UTF-8 bytes: one slice of their
+    Arrow buffer when they have one (no Python string per object)."""
     values = pa.array(objects, type=pa.large_string(), from_pandas=True)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if values.null_count or not len(values):
-        return ",".join(objects.tolist()).encode("utf-8")
-    one_list = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
-    joined = pc.binary_join(one_list, _text(","))
-    return bytes(joined[0].as_buffer())
+        return "".join(objects.tolist()).encode("utf-8")[:-1]
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)
+    first, last = values.offset, values.offset + len(values)
+    start, stop = int(offsets[first]), int(offsets[last])
+    return bytes(values.buffers()[2][start : stop - 1].to_pybytes())
 
 
 def _text(value: str) -> pa.Scalar:
@@ -154,15 +163,14 @@ def _joined(*parts: pa.Array | pa.Scalar) -> pa.Array:
     return pc.binary_join_element_wise(*parts, _text(""))
 
 
-# Bytes a JSON string cannot hold as they are: the quote, the backslash, control characters.
-_NEEDS_ESCAPE = np.zeros(256, dtype=bool)
-_NEEDS_ESCAPE[[*range(0x20), ord('"'), ord("\\")]] = True
-
-
 def _needs_escape(values: pa.Array) -> bool:
-    """Whether any value holds a byte JSON must escape (checked on the UTF-8 bytes)."""
+    """Whether any value holds a byte JSON must escape (a quote, a backslash or a control
+    character; checked on the UTF-8 bytes)."""
     data = values.buffers()[2]
-    return data is not None and bool(_NEEDS_ESCAPE[np.frombuffer(data, dtype=np.uint8)].any())
+    if data is None or not data.size:
+        return False
+    octets = np.frombuffer(data, dtype=np.uint8)
+    return bool(octets.min() < 0x20 or (octets == ord('"')).any() or (octets == ord("\\")).any())
 
 
 def _json_escaped(values: pa.Array) -> pa.Array:
@@ -183,21 +191,24 @@ def _json_escaped(values: pa.Array) -> pa.Array:
     return escaped
 
 
-# Two digits of each number 0-99, tens then units, as bytes.
-_TENS = (48 + np.arange(100) // 10).astype(np.uint8)
-_UNITS = (48 + np.arange(100) % 10).astype(np.uint8)
 _WIRE_WIDTH = len("0000-00-00T00:00:00Z")
+_MINUTES_PER_DAY = 24 * 60
+# "HH:MM" of each minute of a day, as bytes.
+_CLOCK = np.frombuffer(
+    "".join(f"{m // 60:02d}:{m % 60:02d}" for m in range(_MINUTES_PER_DAY)).encode(), np.uint8
+).reshape(_MINUTES_PER_DAY, 5)
 
 
 def _window_text(start: pd.Series, end: pd.Series, lead: str = "") -> pa.Array:
-    """Each row's `lead` + '},"guardTime":{"start":"S","end":"E"}}', S and E as WIRE_TIME,
-    written digit by digit into fixed-width bytes: string formatting costs far more per row."""
+    """Each row's `lead` + '},"guardTime":{"start":"S","end":"E"}},', S and E as WIRE_TIME,
+    copied into fixed-width bytes from a table of the days the rows span and one of the
+    minutes of a day: string formatting costs far more per row."""
     head = (lead + '},"guardTime":{"start":"').encode()
-    template = head + b'0000-00-00T00:00:00Z","end":"0000-00-00T00:00:00Z"}}'
+    template = head + b'0000-00-00T00:00:00Z","end":"0000-00-00T00:00:00Z"}},'
     rows = len(start)
     text = np.empty((rows, len(template)), dtype=np.uint8)
     text[:] = np.frombuffer(template, dtype=np.uint8)
-    for instants, at in ((start, len(head)), (end, len(template) - 3 - _WIRE_WIDTH)):
+    for instants, at in ((start, len(head)), (end, len(template) - 4 - _WIRE_WIDTH)):
         _write_wire_time(text, at, instants)
     offsets = np.arange(rows + 1, dtype=np.int64) * len(template)
     return pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(text))
@@ -205,20 +216,31 @@ def _window_text(start: pd.Series, end: pd.Series, lead: str = "") -> pa.Array:
 
 def _write_wire_time(text: npt.NDArray[np.uint8], at: int, instants: pd.Series) -> None:
     """Write UTC instants as WIRE_TIME into columns `at`.. of `text` (one row each)."""
+    if not len(instants):
+        return
     ns = instants.dt.tz_convert("UTC").dt.as_unit("ns").to_numpy("datetime64[ns]").view(np.int64)
-    days, minute_of_day = np.divmod(ns // NS_PER_MINUTE, 24 * 60)
-    year, month, day = civil_from_days(days)
-    century, year_in_century = np.divmod(year, 100)
-    for value, column in (
-        (century, 0),
-        (year_in_century, 2),
-        (month, 5),
-        (day, 8),
-        (minute_of_day // 60, 11),
-        (minute_of_day % 60, 14),
-    ):
-        text[:, at + column] = _TENS[value]
-        text[:, at + column + 1] = _UNITS[value]
+    days, minute_of_day = np.divmod(ns // NS_PER_MINUTE, _MINUTES_PER_DAY)
+    first = int(days.min())
+    dates = _dates(first, int(days.max()))
+    # Whole fields at a time: each row's date (10 bytes) and clock (5 bytes) as one item.
+    _field(text, at, 10)[:] = dates.view("V10").ravel()[days - first]
+    _field(text, at + 11, 5)[:] = _CLOCK.view("V5").ravel()[minute_of_day]
+
+
+def _field(text: npt.NDArray[np.uint8], at: int, width: int) -> npt.NDArray[np.void]:
+    """Columns `at`..`at + width` of each row of `text`, as one item per row (a view)."""
+    return np.ndarray((len(text),), f"V{width}", text, at, (text.strides[0],))
+
+
+def _dates(first: int, last: int) -> npt.NDArray[np.uint8]:
+    """'YYYY-MM-DD' of each day from `first` to `last` (days since the epoch), as bytes."""
+    year, month, day = civil_from_days(np.arange(first, last + 1, dtype=np.int64))
+    digits = np.empty((last + 1 - first, 10), dtype=np.uint8)
+    digits[:] = np.frombuffer(b"0000-00-00", dtype=np.uint8)
+    for value, column, width in ((year, 0, 4), (month, 5, 2), (day, 8, 2)):
+        for place in range(width):
+            digits[:, column + width - 1 - place] = 48 + (value // 10**place) % 10
+    return digits
 
 
 @dataclass(frozen=True)

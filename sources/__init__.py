@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .batch import ORIGIN_COLUMNS, SourceBatch
+from .batch import ORIGIN_COLUMNS, BatchRead, SourceBatch
 from .contact_source import ContactSource
 from .csv_source import CsvSource
 from .discovery import open_sources
@@ -11,6 +11,7 @@ from .parquet_source import ParquetSource
 
 __all__ = [
     "ORIGIN_COLUMNS",
+    "BatchRead",
     "ContactSource",
     "CsvSource",
     "ParquetSource",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,10 @@ class SourceBatch:
     """
 
     frame: pd.DataFrame
+
+
+BatchRead = Callable[[], list[SourceBatch]]
+"""Rows read but not yet parsed: called (in any thread), their batches."""
 
 
 def check_header(label: str, names: Sequence[str]) -> list[str]:

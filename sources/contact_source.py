@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from .batch import SourceBatch
+from .batch import BatchRead, SourceBatch
 from .storage import Location
 
 
@@ -23,4 +23,9 @@ class ContactSource(Protocol):
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[SourceBatch]:
         """The rows in batches; each call reads the file again from its start. Only `columns`
         of the header (and the origin columns) when given."""
+        ...
+
+    def reads(self, columns: Sequence[str] | None = None) -> Iterator[BatchRead]:
+        """The same rows as `batches`, in order, each block handed out before it is parsed: a
+        call parses it (in any thread), so a caller may parse blocks in parallel."""
         ...

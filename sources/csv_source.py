@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 
 from schemas.errors import SourceError
 
-from .batch import SourceBatch, split_batches, with_origin
+from .batch import BatchRead, SourceBatch, split_batches, with_origin
 from .csv_header import read_layout
 from .csv_records import MAX_RECORD_BYTES, parse_record, raw_text
 from .options import DEFAULT_OPTIONS, ReadOptions
@@ -58,6 +58,22 @@ class _BlockRead:
     first_line: int
     convert: pacsv.ConvertOptions
     columns: Sequence[str] | None
+
+
+class _Parse:
+    """A block's records, parsed into batches when called (once: its bytes are let go then, so
+    a block waiting in a queue is the only copy of them)."""
+
+    def __init__(self, source: CsvSource, read: _BlockRead) -> None:
+        self._source: CsvSource | None = source
+        self._read: _BlockRead | None = read
+
+    def __call__(self) -> list[SourceBatch]:
+        source, read = self._source, self._read
+        if source is None or read is None:
+            raise RuntimeError("a block is parsed once")
+        self._source = self._read = None
+        return source._batches(read)
 
 
 class CsvSource:
@@ -105,6 +121,13 @@ class CsvSource:
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[SourceBatch]:
         """The file's rows in batches of at most `batch_rows`, read `block_bytes` at a time;
         only `columns` (and the origin columns) when given."""
+        for read in self.reads(columns):
+            yield from read()
+
+    def reads(self, columns: Sequence[str] | None = None) -> Iterator[BatchRead]:
+        """The file's blocks of whole records in order, each parsed into its batches when
+        called, in whatever thread calls it; reading the bytes and finding the records'
+        bounds happen here, so a file's broken quoting is raised in order."""
         convert = self._convert_options
         if columns is not None:
             convert = pacsv.ConvertOptions(
@@ -131,9 +154,8 @@ class CsvSource:
                 if not block:
                     return
                 spans = self._split(block, at_eof, line)
-                table = self._table(block, spans, line, convert, columns)
-                if table is not None:
-                    yield from split_batches(table, self._options.batch_rows)
+                if len(spans):
+                    yield _Parse(self, _BlockRead(block, spans, line, convert, columns))
                 pending = block[spans.consumed :]
                 if pending and (at_eof or len(pending) > MAX_RECORD_BYTES):
                     raise self._unfinished(pending, line + spans.newlines, at_eof)
@@ -141,6 +163,12 @@ class CsvSource:
                     return
                 line += spans.newlines
                 read_size = max(self._options.block_bytes, len(pending))
+
+    def _batches(self, read: _BlockRead) -> list[SourceBatch]:
+        """One block's records as batches of at most `batch_rows`."""
+        pieces = self._read_run(read, 0, len(read.spans))
+        table = pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
+        return list(split_batches(table, self._options.batch_rows))
 
     def _read(self, handle: BinaryIO, size: int) -> bytes:
         try:
@@ -187,21 +215,6 @@ class CsvSource:
             )
         where = line + rest.count(b"\n", 0, quote or 0)
         return SourceError(f"{self._label} line {where}: a quoted field opened here never closes")
-
-    def _table(
-        self,
-        block: bytes,
-        spans: RecordSpans,
-        first_line: int,
-        convert: pacsv.ConvertOptions,
-        columns: Sequence[str] | None,
-    ) -> pa.Table | None:
-        """The block's records as one table (values, then origin columns); None if none."""
-        if not len(spans):
-            return None
-        read = _BlockRead(block, spans, first_line, convert, columns)
-        pieces = self._read_run(read, 0, len(spans))
-        return pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
 
     def _read_run(self, read: _BlockRead, start: int, stop: int) -> list[pa.Table]:
         """Records [start, stop) read by pyarrow; refused runs are halved, then read carefully."""

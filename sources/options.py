@@ -35,7 +35,7 @@ class ReadOptions:
     delimiter: str | None = None  # None: sniffed from the file's start among , ; \t |
     encoding: str = "utf-8"  # utf-8 (BOM optional) or latin-1 (aliases latin1, iso-8859-1)
     batch_rows: int = 262_144  # at most this many rows per batch
-    block_bytes: int = 8 << 20  # CSV bytes read at a time (approx.); bounds a batch too
+    block_bytes: int = 16 << 20  # CSV bytes read at a time (approx.); bounds a batch too
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoding", normalise_encoding(self.encoding))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 
 from schemas.errors import SourceError
 
-from .batch import SourceBatch, check_header, split_batches, with_origin
+from .batch import BatchRead, SourceBatch, check_header, split_batches, with_origin
 from .options import DEFAULT_OPTIONS, ReadOptions
 from .storage import Location
 
@@ -144,6 +145,11 @@ class ParquetSource:
     def columns(self) -> list[str]:
         """The file's column names, in file order."""
         return list(self._columns)
+
+    def reads(self, columns: Sequence[str] | None = None) -> Iterator[BatchRead]:
+        """The file's batches, each read here (Parquet's own reader is already columnar)."""
+        for batch in self.batches(columns):
+            yield partial(list, (batch,))
 
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[SourceBatch]:
         """The file's rows in batches of at most `batch_rows`; `source_line` is the row number.

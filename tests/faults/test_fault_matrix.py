@@ -63,7 +63,7 @@ class Point:
 LEDGER = "sinks.ledger:RunLedger"
 POINTS: dict[str, Point] = {
     # the sources, the transform, the files the run writes
-    "csv-batch": Point("rest", Boundary("sources.csv_source:CsvSource.batches", 2)),
+    "csv-batch": Point("rest", Boundary("sources.csv_source:CsvSource.reads", 2)),
     "parquet-batch": Point("rest", Boundary("sources.parquet_source:ParquetSource.batches", 2)),
     "transform": Point("rest", Boundary("contacts_etl.pipeline:normalise_batch", 2)),
     "rejects-write": Point("rest", Boundary("contacts_etl.outputs:TableWriter.write", 1)),

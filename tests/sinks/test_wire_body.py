@@ -9,6 +9,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contacts_etl.chunking import chunks_of
+from contacts_etl.pipeline import ReadyBatch
 from sinks.rest_format import UploadModes, contact_objects, upload_body
 
 MODES = UploadModes(keys=("number1", "account"))
@@ -82,3 +84,32 @@ def test_objects_made_ahead_give_the_same_body_for_any_slice() -> None:
     objects = contact_objects(contacts)
     part = np.array([True, False, True, True])
     assert upload_body(contacts[part], MODES, objects[part]) == upload_body(contacts[part], MODES)
+
+
+def test_chunks_across_batches_send_the_same_bodies_as_contacts_encoded_alone() -> None:
+    # Objects made a batch at a time, cut into chunks across batch boundaries (and parts of a
+    # chunk, as a resend takes them): each body is what its contacts alone encode to.
+    start = pd.Timestamp("2027-12-01T14:00Z")
+    batches = []
+    for first, rows in ((0, 7), (7, 1), (8, 12)):
+        numbers = [f"55512{n:05d}" if n % 4 else None for n in range(first, first + rows)]
+        contacts = pd.DataFrame(
+            {
+                "number1": pd.Series([f"55513{n:05d}" for n in range(first, first + rows)]),
+                "first_name": pd.Series(numbers, dtype="str"),
+                "guard_start": start + pd.to_timedelta(range(first, first + rows), "min"),
+                "guard_end": start + pd.Timedelta(hours=9),
+            }
+        ).astype({"number1": "str"})
+        codes = np.arange(first, first + rows, dtype=np.int64)
+        batches.append(ReadyBatch(contacts, pd.Series(["UTC"] * rows), contacts, codes))
+    chunks = list(chunks_of(iter(batches), 5, contact_objects))
+    assert [len(c.codes) for c in chunks] == [5, 5, 5, 5]
+    for chunk in chunks:
+        assert upload_body(chunk.contacts, MODES, chunk.prepared) == upload_body(
+            chunk.contacts, MODES
+        )
+        part = chunk.part(np.arange(len(chunk.codes)) % 2 == 0)
+        assert upload_body(part.contacts, MODES, part.prepared) == reference_body(
+            part.contacts, MODES
+        )

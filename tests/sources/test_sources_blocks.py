@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from schemas.errors import SourceError
+from sources import BatchRead
 from tests.sources.sources_helpers import cells, open_one, read_frame, write
 
 
@@ -42,6 +44,30 @@ def test_batches_hold_at_most_batch_rows(tmp_path: Path) -> None:
     sizes = [len(batch.frame) for batch in open_one(path, batch_rows=128).batches()]
     assert max(sizes) <= 128
     assert sum(sizes) == 1000
+
+
+def test_blocks_parsed_out_of_order_in_threads_give_the_same_rows(tmp_path: Path) -> None:
+    # The pipeline parses blocks in worker threads: the rows and lines must not depend on it.
+    path = write(tmp_path / "c.csv", "id,note\n" + "".join(f'{i},"n{i}\nz"\n' for i in range(500)))
+    reads = list(open_one(path, block_bytes=1024).reads())
+    assert len(reads) > 4
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        parsed = list(pool.map(lambda read: read(), reversed(reads)))[::-1]
+    frame = pd.concat([b.frame for batches in parsed for b in batches], ignore_index=True)
+    pd.testing.assert_frame_equal(frame, read_frame(path))
+    with pytest.raises(RuntimeError, match="parsed once"):
+        reads[0]()
+
+
+def test_broken_quoting_is_raised_after_the_blocks_before_it(tmp_path: Path) -> None:
+    good = "".join(f"{i},v{i}\n" for i in range(400))
+    path = write(tmp_path / "c.csv", "a,b\n" + good + '1,"never closed\n' + good)
+    reads = open_one(path, block_bytes=1024).reads()
+    handed: list[BatchRead] = []
+    with pytest.raises(SourceError, match="never closes"):
+        handed.extend(reads)
+    rows = sum(len(b.frame) for read in handed for b in read())
+    assert 0 < rows <= 400
 
 
 def test_batches_can_be_read_twice(tmp_path: Path) -> None:
