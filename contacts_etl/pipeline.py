@@ -71,8 +71,8 @@ FIRST_BATCH_ROWS = 2_000
 HELD_FILE_ROWS = 65_536
 CENSUS_THREADS = 2
 CENSUS_AHEAD = CENSUS_THREADS  # blocks read and not yet hashed, at most
-# Batches are validated and normalised in worker threads, this many batches ahead of the one
-# handed out (each at most ReadOptions.batch_rows rows held in memory).
+# Blocks are parsed, validated and normalised in worker threads, this many blocks ahead of the
+# one handed out (each at most ReadOptions.block_bytes of CSV held in memory).
 PREPARE_THREADS = 2
 PREPARE_AHEAD = 1
 _Item = TypeVar("_Item")
