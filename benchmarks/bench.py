@@ -34,7 +34,7 @@ from contacts_etl.column_mapping import ColumnMapping
 from contacts_etl.pipeline import ContactPipeline
 from contacts_etl.preview import PreviewRequest, run_preview
 from schemas.fields import DEFAULT_KEYS
-from sinks.rest_format import UploadModes, contact_objects, upload_body
+from sinks.rest_format import UploadModes, chunk_body, contact_objects
 from sinks.settings import Five9Settings
 from sources import ReadOptions, open_sources
 from transforms.normalise import NormaliseOptions
@@ -101,7 +101,7 @@ def transform_seconds(path: Path) -> float:
                 sources, ColumnMapping.load(None), NormaliseOptions(), AS_OF, Path(work)
             )
             for chunk in chunks_of(pipeline.contacts(), 1000, contact_objects):
-                upload_body(chunk.contacts, modes, chunk.prepared)
+                chunk_body(chunk, modes)
             assert pipeline.counts.balanced(), pipeline.counts
 
     return timed(run)

@@ -38,14 +38,10 @@ def chunks_of(
 
 
 def _rows(chunk: Chunk, start: int, stop: int, number: int) -> Chunk:
-    objects = None if chunk.prepared is None else chunk.prepared.iloc[start:stop]
-    return Chunk(
-        number,
-        chunk.contacts.iloc[start:stop],
-        chunk.originals.iloc[start:stop],
-        chunk.codes[start:stop],
-        objects,
-    )
+    """Rows start..stop of a batch's chunk: its frames (and what was made ahead for it) are
+    sliced only when read."""
+    rows = slice(start, stop)
+    return Chunk(number, chunk.contacts, chunk.originals, chunk.codes[rows], chunk.prepared, rows)
 
 
 def _joined(first: Chunk, second: Chunk) -> Chunk:

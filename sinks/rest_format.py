@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.fields import DEFAULT_KEYS, SOURCE_FILE, SOURCE_LINE
+from sinks.chunk import Chunk
 from sinks.settings import Five9Settings
 from sinks.wire import ImportTrouble
 from transforms.instants import NS_PER_MINUTE, civil_from_days
@@ -124,6 +125,13 @@ def upload_body(
     return _body_head(modes) + _joined_objects(objects) + b"]}"
 
 
+def chunk_body(chunk: Chunk, modes: UploadModes) -> bytes:
+    """The JSON body for one chunk (from its objects made ahead, when it has them)."""
+    made = chunk.made_ahead()
+    objects, rows = made if made is not None else (contact_objects(chunk.contacts), None)
+    return _body_head(modes) + _joined_objects(objects, rows) + b"]}"
+
+
 @lru_cache(maxsize=8)
 def _body_head(modes: UploadModes) -> bytes:
     """The body up to its first contact."""
@@ -140,14 +148,16 @@ def _body_head(modes: UploadModes) -> bytes:
     return (head[:-1] + ',"contacts":[').encode("utf-8")
 
 
-def _joined_objects(objects: pd.Series) -> bytes:
-    """The objects' text end to end, less the last comma, as UTF-8 bytes: one slice of their
-    Arrow buffer when they have one (no Python string per object)."""
+def _joined_objects(objects: pd.Series, rows: slice | None = None) -> bytes:
+    """The objects' text (of `rows` of them: all when None) end to end, less the last comma,
+    as UTF-8 bytes: one slice of their Arrow buffer (no Python string per object)."""
     values = pa.array(objects, type=pa.large_string(), from_pandas=True)
+    if rows is not None:
+        values = values[rows]  # before joining a chunked array's pieces: no copy of the rest
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if values.null_count or not len(values):
-        return "".join(objects.tolist()).encode("utf-8")[:-1]
+    if not len(values):
+        return b""
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)
     first, last = values.offset, values.offset + len(values)
     start, stop = int(offsets[first]), int(offsets[last])

@@ -20,13 +20,13 @@ from sinks.chunk import Chunk
 from sinks.rest_format import (
     WHOAMI_PATH,
     UploadModes,
+    chunk_body,
     contact_objects,
     list_filter,
     list_items,
     lists_path,
     parse_upload_answer,
     said,
-    upload_body,
     upload_path,
 )
 from sinks.retry import RETRYABLE_STATUS, Kind, retry_after_seconds
@@ -93,7 +93,7 @@ class RestWire:
 
     def request(self, chunk: Chunk) -> bytes:
         """The upload body of a chunk."""
-        return upload_body(chunk.contacts, self.modes, chunk.prepared)
+        return chunk_body(chunk, self.modes)
 
     async def spent(self) -> Spent | None:
         return None  # REST has no budget beyond the pace
@@ -119,7 +119,7 @@ class RestWire:
             return Again("no answer from Five9 within the timeout", Kind.TRANSIENT)
         except httpx.TransportError as error:
             return Again(f"the connection to Five9 failed ({type(error).__name__})", Kind.TRANSIENT)
-        return self._outcome(answer, len(chunk.contacts))
+        return self._outcome(answer, len(chunk))
 
     async def _post(self, body: bytes, token: str) -> httpx.Response:
         assert self._client

@@ -81,7 +81,7 @@ POINTS: dict[str, Point] = {
     "ledger-close-import": Point("soap", Boundary(f"{LEDGER}.close_import", 2)),
     # Five9 over REST: the token, the body, before and after the upload, its answer
     "rest-token": Point("rest", Boundary("sinks.auth:TokenSource._fetch")),
-    "rest-body": Point("rest", Boundary("sinks.rest_wire:upload_body", 3)),
+    "rest-body": Point("rest", Boundary("sinks.rest_wire:chunk_body", 3)),
     "rest-before-upload": Point("rest", Boundary("sinks.rest_wire:RestWire._post", 3)),
     "rest-after-upload": Point("rest", Boundary("sinks.rest_wire:RestWire._post", 3, after=True)),
     "rest-parse-answer": Point("rest", Boundary("sinks.rest_wire:parse_upload_answer", 3)),

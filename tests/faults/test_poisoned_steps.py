@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from contacts_etl.cli import main
@@ -19,6 +18,7 @@ from contacts_etl.retry import run_retry
 from contacts_etl.run_state import REPLAY_ATTEMPTS
 from five9_sandbox import FaultPlan, SandboxServer
 from sinks import rest_format, rest_wire
+from sinks.chunk import Chunk
 from sinks.ledger import RunLedger
 from sinks.soap_wire import SoapWire
 from sinks.wire import Five9RefusedError
@@ -142,14 +142,14 @@ def test_dead_letters_whose_replay_fails_every_time_are_left_out_so_the_rest_lan
     assert failing.failed == 30
     fixed_run = failing.run_id
     five9.set_faults(FaultPlan())
-    original = rest_format.upload_body  # as the REST wire calls it
+    original = rest_format.chunk_body  # as the REST wire calls it
 
-    def body(contacts: pd.DataFrame, *args: Any) -> bytes:
-        if "2000000015" in set(contacts["number1"]):
+    def body(chunk: Chunk, *args: Any) -> bytes:
+        if "2000000015" in set(chunk.contacts["number1"]):
             raise InjectedFault("cannot encode this chunk")
-        return original(contacts, *args)
+        return original(chunk, *args)
 
-    monkeypatch.setattr(rest_wire, "upload_body", body)
+    monkeypatch.setattr(rest_wire, "chunk_body", body)
     for _ in range(REPLAY_ATTEMPTS):
         with pytest.raises(InjectedFault):
             run_retry("demo", settings, state)
@@ -157,7 +157,7 @@ def test_dead_letters_whose_replay_fails_every_time_are_left_out_so_the_rest_lan
     fourth = run_retry("demo", settings, state)
     assert (fourth.set_aside, fourth.delivered) == (CHUNK, CHUNK)
     assert "InjectedFault: cannot encode this chunk" in fourth.set_aside_error
-    monkeypatch.setattr(rest_wire, "upload_body", original)  # the cause is fixed
+    monkeypatch.setattr(rest_wire, "chunk_body", original)  # the cause is fixed
     fixed = run_retry("demo", settings, state)
     assert (fixed.set_aside, fixed.delivered, fixed.dead_letters) == (0, CHUNK, CHUNK)
     assert len(five9.records("demo")) == 30

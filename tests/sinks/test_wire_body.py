@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from contacts_etl.chunking import chunks_of
 from contacts_etl.pipeline import ReadyBatch
-from sinks.rest_format import UploadModes, contact_objects, upload_body
+from sinks.rest_format import UploadModes, chunk_body, contact_objects, upload_body
 
 MODES = UploadModes(keys=("number1", "account"))
 
@@ -105,10 +105,13 @@ def test_chunks_across_batches_send_the_same_bodies_as_contacts_encoded_alone() 
         batches.append(ReadyBatch(contacts, pd.Series(["UTC"] * rows), contacts, codes))
     chunks = list(chunks_of(iter(batches), 5, contact_objects))
     assert [len(c.codes) for c in chunks] == [5, 5, 5, 5]
-    for chunk in chunks:
-        assert upload_body(chunk.contacts, MODES, chunk.prepared) == upload_body(
-            chunk.contacts, MODES
-        )
+    whole = pd.concat([b.contacts for b in batches], ignore_index=True)
+    for number, chunk in enumerate(chunks):
+        # The body made from the batch's objects, before the chunk's frames are sliced.
+        body = chunk_body(chunk, MODES)
+        assert body == reference_body(whole.iloc[number * 5 : number * 5 + 5], MODES)
+        assert chunk.contacts["number1"].tolist() == whole["number1"][number * 5 :][:5].tolist()
+        assert upload_body(chunk.contacts, MODES, chunk.prepared) == body
         part = chunk.part(np.arange(len(chunk.codes)) % 2 == 0)
         assert upload_body(part.contacts, MODES, part.prepared) == reference_body(
             part.contacts, MODES
