@@ -120,15 +120,19 @@ def upload_body(
 ) -> bytes:
     """The JSON body for one chunk; `objects` are its contacts' `contact_objects`, when the
     caller made them ahead (they are made here otherwise)."""
-    if objects is None:
-        objects = contact_objects(contacts)
-    return _body_head(modes) + _joined_objects(objects) + b"]}"
+    return _body(contact_objects(contacts) if objects is None else objects, None, modes)
 
 
 def chunk_body(chunk: Chunk, modes: UploadModes) -> bytes:
     """The JSON body for one chunk (from its objects made ahead, when it has them)."""
     made = chunk.made_ahead()
-    objects, rows = made if made is not None else (contact_objects(chunk.contacts), None)
+    if made is None:
+        return upload_body(chunk.contacts, modes)
+    return _body(*made, modes)
+
+
+def _body(objects: pd.Series, rows: slice | None, modes: UploadModes) -> bytes:
+    """The body of `rows` of `objects` (all of them when None)."""
     return _body_head(modes) + _joined_objects(objects, rows) + b"]}"
 
 
