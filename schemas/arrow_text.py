@@ -3,8 +3,6 @@ per value): the transforms read and skip work on the buffers themselves."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -61,10 +59,13 @@ def ascii_digits(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     return np.asarray((data - np.uint8(48)) < 10, dtype=bool)  # uint8 wraps below "0"
 
 
-def running_count(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.signedinteger[Any]]:
-    """How many flags are set before each position, and in all (the last entry)."""
-    running: npt.NDArray[np.signedinteger[Any]] = np.zeros(
-        len(flags) + 1, dtype=np.int32 if len(flags) < 2**31 else np.int64
-    )
-    np.cumsum(flags, out=running[1:])
-    return running
+def counts_within(flags: npt.NDArray[np.bool_], offsets: Int64Array) -> Int64Array:
+    """How many flags (one per byte of `data`) are set within each value, the values' bytes
+    being `data[offsets[i]:offsets[i + 1]]`: one pass over the bytes, no running total."""
+    counts = np.zeros(len(offsets) - 1, dtype=np.int64)
+    filled = offsets[1:] > offsets[:-1]
+    if filled.any():  # a filled value's sum runs to the next filled value's start: its end
+        first, last = int(offsets[0]), int(offsets[-1])
+        starts = offsets[:-1][filled] - first
+        counts[filled] = np.add.reduceat(flags[first:last], starts, dtype=np.int64)
+    return counts

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from schemas.arrow_text import ascii_digits, offsets_and_data, running_count, text_array
+from schemas.arrow_text import ascii_digits, counts_within, offsets_and_data, text_array
 
 # North America: exactly 10 digits, the first 2-9 (no leading 1, no "+").
 NANP = r"[2-9][0-9]{9}"
@@ -32,8 +32,7 @@ def number_forms(values: pd.Series, *, e164: bool) -> pd.Series:
     offsets, data = offsets_and_data(text)
     starts, ends = offsets[:-1], offsets[1:]
     length = ends - starts
-    running = running_count(ascii_digits(data))
-    digits = running[ends] - running[starts]
+    digits = counts_within(ascii_digits(data), offsets)
     # A value's first bytes (past a short value's end: another value's, never trusted).
     padded = np.concatenate((data, np.zeros(3, dtype=np.uint8)))
     first, second, third = (padded[starts + at] for at in range(3))

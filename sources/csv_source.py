@@ -26,6 +26,7 @@ from .options import DEFAULT_OPTIONS, ReadOptions
 from .record_boundaries import (
     RecordSpans,
     broken_quote_offset,
+    plain_cut,
     split_by_grammar,
     split_by_parity,
     unclosed_quote_offset,
@@ -51,10 +52,14 @@ def open_binary(location: Location, label: str) -> BinaryIO:
 
 @dataclass(frozen=True)
 class _BlockRead:
-    """One block being read: its bytes, record spans, first line, and the columns wanted."""
+    """One block being read: its bytes, its record spans (None for a plain block: see
+    `plain_cut`), first line, and the columns wanted."""
 
     block: bytes
-    spans: RecordSpans
+    spans: RecordSpans | None
+    at_eof: bool
+    consumed: int
+    records: int
     first_line: int
     convert: pacsv.ConvertOptions
     columns: Sequence[str] | None
@@ -153,21 +158,33 @@ class CsvSource:
                 block = pending + chunk if pending else chunk
                 if not block:
                     return
-                spans = self._split(block, at_eof, line)
-                if len(spans):
-                    yield _Parse(self, _BlockRead(block, spans, line, convert, columns))
-                pending = block[spans.consumed :]
+                spans = None
+                cut = plain_cut(block, at_eof) if self._options.encoding == "utf-8" else None
+                if cut is None:
+                    spans = self._split(block, at_eof, line)
+                    cut = spans.consumed, spans.newlines, len(spans)
+                consumed, newlines, records = cut
+                if records:
+                    read = _BlockRead(
+                        block, spans, at_eof, consumed, records, line, convert, columns
+                    )
+                    yield _Parse(self, read)
+                pending = block[consumed:]
                 if pending and (at_eof or len(pending) > MAX_RECORD_BYTES):
-                    raise self._unfinished(pending, line + spans.newlines, at_eof)
+                    raise self._unfinished(pending, line + newlines, at_eof)
                 if at_eof:
                     return
-                line += spans.newlines
+                line += newlines
                 read_size = max(self._options.block_bytes, len(pending))
 
     def _batches(self, read: _BlockRead) -> list[SourceBatch]:
         """One block's records as batches of at most `batch_rows`."""
-        pieces = self._read_run(read, 0, len(read.spans))
-        table = pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
+        table = self._read_plain(read) if read.spans is None else None
+        if table is None:
+            spans = read.spans or split_by_parity(read.block, self._layout.delimiter, read.at_eof)
+            assert spans is not None, "a block without quotes splits at its line feeds"
+            pieces = self._read_run(read, spans, 0, len(spans))
+            table = pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
         return list(split_batches(table, self._options.batch_rows))
 
     def _read(self, handle: BinaryIO, size: int) -> bytes:
@@ -216,41 +233,62 @@ class CsvSource:
         where = line + rest.count(b"\n", 0, quote or 0)
         return SourceError(f"{self._label} line {where}: a quoted field opened here never closes")
 
-    def _read_run(self, read: _BlockRead, start: int, stop: int) -> list[pa.Table]:
+    def _read_plain(self, read: _BlockRead) -> pa.Table | None:
+        """A plain block's records read by pyarrow in one call, the nth record on the nth line
+        from the block's first; None when pyarrow refuses them or counts other rows (a bare
+        CR, a record over the block size, ...): then the block is split and read by runs."""
+        data = pa.py_buffer(read.block).slice(0, read.consumed)  # no copy
+        values = self._pyarrow_read(data, PYARROW_BLOCK_BYTES, False, read.convert)
+        if values is None or values.num_rows != read.records:
+            return None
+        lines = np.arange(read.records, dtype=np.int64) + read.first_line
+        return with_origin(values, self._label, lines)
+
+    def _pyarrow_read(
+        self, data: pa.Buffer, block_size: int, multiline: bool, convert: pacsv.ConvertOptions
+    ) -> pa.Table | None:
+        """Records read by pyarrow (all cores); None when it refuses them."""
+        read_options = pacsv.ReadOptions(
+            column_names=self._layout.columns, use_threads=True, block_size=block_size
+        )
+        parse_options = self._parse_options if multiline else self._single_line_options
+        try:
+            return pacsv.read_csv(
+                pa.BufferReader(data),
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert,
+            )
+        except pa.ArrowException:
+            return None
+
+    def _read_run(
+        self, read: _BlockRead, spans: RecordSpans, start: int, stop: int
+    ) -> list[pa.Table]:
         """Records [start, stop) read by pyarrow; refused runs are halved, then read carefully."""
-        block, spans, first_line = read.block, read.spans, read.first_line
+        block, first_line = read.block, read.first_line
         first, last = int(spans.starts[start]), int(spans.ends[stop - 1])
         if self._options.encoding != "utf-8":
             data = pa.py_buffer(block[first:last].decode(self._options.encoding).encode("utf-8"))
         else:
             data = pa.py_buffer(block).slice(first, last - first)  # no copy
         longest = int((spans.ends[start:stop] - spans.starts[start:stop]).max())
-        read_options = pacsv.ReadOptions(
-            column_names=self._layout.columns,
-            use_threads=True,
-            block_size=max(PYARROW_BLOCK_BYTES, 2 * longest + 1),
-        )
-        parse_options = self._parse_options if spans.multiline else self._single_line_options
-        try:
-            values = pacsv.read_csv(
-                pa.BufferReader(data),
-                read_options=read_options,
-                parse_options=parse_options,
-                convert_options=read.convert,
-            )
-        except pa.ArrowException:
-            values = None
+        block_size = max(PYARROW_BLOCK_BYTES, 2 * longest + 1)
+        values = self._pyarrow_read(data, block_size, spans.multiline, read.convert)
         if values is not None and values.num_rows == stop - start:
             lines = spans.lines[start:stop] + first_line
             return [with_origin(values, self._label, lines)]
         if stop - start <= CAREFUL_RUN:
-            return [self._careful(read, start, stop)]
+            return [self._careful(read, spans, start, stop)]
         middle = (start + stop) // 2
-        return [*self._read_run(read, start, middle), *self._read_run(read, middle, stop)]
+        return [
+            *self._read_run(read, spans, start, middle),
+            *self._read_run(read, spans, middle, stop),
+        ]
 
-    def _careful(self, read: _BlockRead, start: int, stop: int) -> pa.Table:
+    def _careful(self, read: _BlockRead, spans: RecordSpans, start: int, stop: int) -> pa.Table:
         """Records [start, stop) read one by one with Python's csv module."""
-        block, spans, first_line, columns = read.block, read.spans, read.first_line, read.columns
+        block, first_line, columns = read.block, read.first_line, read.columns
         names = self._layout.columns
         cells: list[list[str | None]] = [[] for _ in names]
         faults: list[str | None] = []

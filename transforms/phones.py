@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.arrow_text import ascii_digits, offsets_and_data, running_count, text_array
+from schemas.arrow_text import ascii_digits, counts_within, offsets_and_data, text_array
 from schemas.phone_forms import number_pattern
 from transforms.row_faults import BoolArray
 
@@ -69,7 +69,7 @@ def _plain_north_american(text: pa.Array) -> tuple[pa.Array, BoolArray] | None:
     Plain: only ASCII digits and separators, the first byte a digit or "(" (so trimming does
     not change the value and it has no sign), and 10 digits, the first 2-9, or 11, a "1" then
     2-9. `_general` gives exactly these numbers for such values: the digits, less the "1".
-    Judged on the column's UTF-8 bytes end to end (a running count of digits), not value by
+    Judged on the column's UTF-8 bytes end to end (digits counted per value), not value by
     value."""
     offsets, data = offsets_and_data(text)
     if not len(data):
@@ -80,9 +80,9 @@ def _plain_north_american(text: pa.Array) -> tuple[pa.Array, BoolArray] | None:
     present = np.asarray(text.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     digit = ascii_digits(data)
     # Digits before each value's first byte (`before`) and up to its end (`through`).
-    running = running_count(digit)
-    before, through = running[starts], running[ends]
-    count = through - before
+    count = counts_within(digit, offsets - offsets[0])
+    through = np.cumsum(count)
+    before = through - count
     # A value with a byte that is neither a digit nor a separator is not plain.
     other = np.zeros(len(lengths), dtype=bool)
     odd = np.flatnonzero(~digit)

@@ -201,3 +201,23 @@ def test_any_text_reads_as_pythons_csv_module_reads_it(
         )
     )
     assert actual == expected
+
+
+plain_token = st.sampled_from(["a", "b", ",", "\n", "\r\n", "\r", " ", "é"])
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.lists(plain_token, max_size=40).map("".join), block_bytes=st.integers(1, 32))
+def test_plain_blocks_read_as_split_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, block_bytes: int
+) -> None:
+    """A block with no quote and no blank line skips finding its records' bounds; a bare CR,
+    a ragged row or a short file must read exactly as when the bounds are found."""
+    path = write(tmp_path / "plain.csv", "x,y\n" + body)
+    fast = read_frame(path, delimiter=",", block_bytes=block_bytes)
+    with monkeypatch.context() as patched:
+        patched.setattr("sources.csv_source.plain_cut", lambda block, at_eof: None)
+        split = read_frame(path, delimiter=",", block_bytes=block_bytes)
+    pd.testing.assert_frame_equal(fast, split)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sources.record_boundaries import first_record_end, split_by_grammar, split_by_parity
+from sources.record_boundaries import (
+    first_record_end,
+    plain_cut,
+    split_by_grammar,
+    split_by_parity,
+)
 
 
 def _records(block: bytes, at_eof: bool = True) -> list[tuple[bytes, int]]:
@@ -59,3 +64,27 @@ def test_parity_and_grammar_agree_when_parity_answers(parts: list[bytes], at_eof
     assert parity.lines.tolist() == grammar.lines.tolist()
     assert (parity.consumed, parity.newlines) == (grammar.consumed, grammar.newlines)
     assert parity.multiline == grammar.multiline
+
+
+plain_alphabet = st.sampled_from([b"a", b",", b"\n", b"\r\n", b"\r", b" "])
+
+
+@given(st.lists(plain_alphabet, max_size=40), st.booleans())
+def test_a_plain_cut_counts_as_the_parity_split_does(parts: list[bytes], at_eof: bool) -> None:
+    block = b"".join(parts)
+    cut = plain_cut(block, at_eof)
+    if cut is None:
+        return
+    spans = split_by_parity(block, ",", at_eof)
+    assert spans is not None
+    assert cut == (spans.consumed, spans.newlines, len(spans))
+    assert spans.lines.tolist() == list(range(len(spans)))  # the nth record on the nth line
+
+
+def test_quotes_and_blank_lines_are_no_plain_blocks() -> None:
+    assert plain_cut(b'a,"b"\nc,d\n', at_eof=True) is None
+    assert plain_cut(b"a,b\n\nc,d\n", at_eof=True) is None
+    assert plain_cut(b"a,b\r\n\r\nc,d\r\n", at_eof=True) is None
+    assert plain_cut(b"\na,b\n", at_eof=True) is None
+    assert plain_cut(b"a,b\nc,d\ne", at_eof=False) == (8, 2, 2)
+    assert plain_cut(b"a,b\nc,d\ne", at_eof=True) == (9, 2, 3)
