@@ -60,8 +60,9 @@ def ascii_digits(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
 
 
 def counts_within(flags: npt.NDArray[np.bool_], offsets: Int64Array) -> Int64Array:
-    """How many flags (one per byte of `data`) are set within each value, the values' bytes
-    being `data[offsets[i]:offsets[i + 1]]`: one pass over the bytes, no running total."""
+    """How many flags are set within each value of a string array: `flags` has one per byte
+    of its data buffer, value i being bytes `offsets[i]:offsets[i + 1]`. One pass over the
+    bytes (`reduceat`), no running total over all of them."""
     counts = np.zeros(len(offsets) - 1, dtype=np.int64)
     filled = offsets[1:] > offsets[:-1]
     if filled.any():  # a filled value's sum runs to the next filled value's start: its end
