@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from contacts_etl.pipeline import ReadyBatch
+from transforms.instants import utc_ns
 from transforms.send_order import deadline_order
 
 BATCH_ROWS = 10_000
@@ -29,8 +30,7 @@ _CONTACT, _ORIGINAL, _ZONE, _CODE = "contact::", "original::", "_zone", "_code"
 
 def window_ends_ns(contacts: pd.DataFrame) -> npt.NDArray[np.int64]:
     """Each contact's window end (`guard_end`) as UTC nanoseconds since the epoch."""
-    ends = contacts["guard_end"].dt.tz_convert("UTC").dt.as_unit("ns")
-    return np.asarray(ends.to_numpy("datetime64[ns]").view(np.int64))
+    return utc_ns(contacts["guard_end"])
 
 
 def deadline_first(

@@ -52,6 +52,7 @@ from transforms.duplicates import (
     key_values,
 )
 from transforms.expiry import expired_rows, expiry_reason, late_reason
+from transforms.instants import utc_ns
 from transforms.normalise import (
     NormaliseOptions,
     census_keys,
@@ -473,7 +474,7 @@ class ContactPipeline:
         self._waiting += len(rows)
         self._origin_file.append(np.full(len(rows), file_index, dtype=np.int32))
         self._origin_line.append(rows[SOURCE_LINE].to_numpy(dtype=np.int64))
-        self._held_ends.append(_utc_ns(rows["guard_end"]))
+        self._held_ends.append(utc_ns(rows["guard_end"]))
         self._held_settled.append(rows[SETTLED].to_numpy(dtype=np.int8))
         self._pending.append(held.table)
         self._pending_rows += len(rows)
@@ -593,12 +594,6 @@ def _same_schema_runs(tables: list[pa.Table]) -> list[pa.Table]:
 def _joined(parts: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
     """Per-batch arrays end to end (empty when there are none)."""
     return np.concatenate(parts) if parts else np.zeros(0, dtype)
-
-
-def _utc_ns(instants: pd.Series) -> npt.NDArray[np.int64]:
-    """Aware instants as UTC nanoseconds since the epoch."""
-    utc = instants.dt.tz_convert("UTC").dt.as_unit("ns").to_numpy("datetime64[ns]")
-    return np.asarray(utc.view(np.int64))
 
 
 def _staged(

@@ -19,7 +19,7 @@ from schemas.fields import SOURCE_FILE, SOURCE_LINE
 from sources import ContactSource
 from transforms.calling_hours import CallingHours
 from transforms.guard_windows import normalise_guard_windows
-from transforms.instants import NAT
+from transforms.instants import NAT, utc_ns
 from transforms.row_faults import RowFaults
 from transforms.zones import RowZones, wall_time_by_zone
 
@@ -131,8 +131,8 @@ class PreviewProfile:
             return
         for name, count in contacts[SOURCE_FILE].value_counts().items():
             self.buckets[(str(name), "valid")] += int(count)
-        start = _utc_ns(contacts["guard_start"])
-        end = _utc_ns(contacts["guard_end"])
+        start = utc_ns(contacts["guard_start"])
+        end = utc_ns(contacts["guard_end"])
         self._ends.append(end)
         after = _length_bins(end - start)
         self.lengths_after += after
@@ -203,11 +203,6 @@ def uncut_windows(
         start[rows.to_numpy()] = windows.start
         end[rows.to_numpy()] = windows.end
     return start, end
-
-
-def _utc_ns(instants: pd.Series) -> npt.NDArray[np.int64]:
-    utc = instants.dt.tz_convert("UTC").dt.as_unit("ns").to_numpy("datetime64[ns]")
-    return np.asarray(utc.view(np.int64))
 
 
 def _length_bins(span_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

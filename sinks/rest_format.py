@@ -24,7 +24,7 @@ from schemas.fields import DEFAULT_KEYS, SOURCE_FILE, SOURCE_LINE
 from sinks.chunk import Chunk
 from sinks.settings import Five9Settings
 from sinks.wire import ImportTrouble
-from transforms.instants import NS_PER_MINUTE, civil_from_days
+from transforms.instants import NS_PER_MINUTE, civil_from_days, utc_ns
 
 TOKEN_PATH = "/oauth2/v1/token"  # [practice]
 WHOAMI_PATH = "/users/v1/users/whoami"  # [practice]
@@ -232,7 +232,7 @@ def _write_wire_time(text: npt.NDArray[np.uint8], at: int, instants: pd.Series) 
     """Write UTC instants as WIRE_TIME into columns `at`.. of `text` (one row each)."""
     if not len(instants):
         return
-    ns = instants.dt.tz_convert("UTC").dt.as_unit("ns").to_numpy("datetime64[ns]").view(np.int64)
+    ns = utc_ns(instants)
     days, minute_of_day = np.divmod(ns // NS_PER_MINUTE, _MINUTES_PER_DAY)
     first = int(days.min())
     dates = _dates(first, int(days.max()))

@@ -82,6 +82,12 @@ class ReadInstants:
     fault: npt.NDArray[np.int8]
 
 
+def utc_ns(instants: pd.Series) -> Int64Array:
+    """Aware instants as UTC nanoseconds since the epoch (NaT as `NAT`)."""
+    utc = instants.dt.tz_convert("UTC").dt.as_unit("ns").to_numpy("datetime64[ns]")
+    return np.asarray(utc.view(np.int64))
+
+
 def days_from_civil(y: Int64Array, m: Int64Array, d: Int64Array) -> Int64Array:
     """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
     y = y - (m <= 2)
