@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -27,6 +28,7 @@ from .record_boundaries import (
     RecordSpans,
     broken_quote_offset,
     plain_cut,
+    records_with_cr,
     split_by_grammar,
     split_by_parity,
     unclosed_quote_offset,
@@ -183,7 +185,8 @@ class CsvSource:
         if table is None:
             spans = read.spans or split_by_parity(read.block, self._layout.delimiter, read.at_eof)
             assert spans is not None, "a block without quotes splits at its line feeds"
-            pieces = self._read_run(read, spans, 0, len(spans))
+            with_cr = records_with_cr(read.block, spans)
+            pieces = self._read_run(read, spans, with_cr, 0, len(spans))
             table = pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
         return list(split_batches(table, self._options.batch_rows))
 
@@ -263,9 +266,15 @@ class CsvSource:
             return None
 
     def _read_run(
-        self, read: _BlockRead, spans: RecordSpans, start: int, stop: int
+        self,
+        read: _BlockRead,
+        spans: RecordSpans,
+        with_cr: npt.NDArray[np.bool_],
+        start: int,
+        stop: int,
     ) -> list[pa.Table]:
-        """Records [start, stop) read by pyarrow; refused runs are halved, then read carefully."""
+        """Records [start, stop) read by pyarrow; refused runs, and runs with a record holding
+        a CR (`with_cr`), are halved, then read carefully."""
         block, first_line = read.block, read.first_line
         first, last = int(spans.starts[start]), int(spans.ends[stop - 1])
         if self._options.encoding != "utf-8":
@@ -275,15 +284,16 @@ class CsvSource:
         longest = int((spans.ends[start:stop] - spans.starts[start:stop]).max())
         block_size = max(PYARROW_BLOCK_BYTES, 2 * longest + 1)
         values = self._pyarrow_read(data, block_size, spans.multiline, read.convert)
-        if values is not None and values.num_rows == stop - start:
+        trusted = values is not None and not with_cr[start:stop].any()
+        if trusted and values is not None and values.num_rows == stop - start:
             lines = spans.lines[start:stop] + first_line
             return [with_origin(values, self._label, lines)]
         if stop - start <= CAREFUL_RUN:
             return [self._careful(read, spans, start, stop)]
         middle = (start + stop) // 2
         return [
-            *self._read_run(read, spans, start, middle),
-            *self._read_run(read, spans, middle, stop),
+            *self._read_run(read, spans, with_cr, start, middle),
+            *self._read_run(read, spans, with_cr, middle, stop),
         ]
 
     def _careful(self, read: _BlockRead, spans: RecordSpans, start: int, stop: int) -> pa.Table:

@@ -128,18 +128,37 @@ def split_by_parity(block: bytes, delimiter: str, at_eof: bool) -> RecordSpans |
     return _spans(data, record_starts, record_ends, record_lines, consumed, newlines_consumed)
 
 
+def records_with_cr(block: bytes, spans: RecordSpans) -> npt.NDArray[np.bool_]:
+    """Which records hold a CR inside them (not the CR of their CRLF). pyarrow ends a line at
+    such a CR, this reader does not (see csv_records), so pyarrow's rows for these records
+    cannot be trusted even when their count matches."""
+    inside = np.zeros(len(spans), dtype=bool)
+    if b"\r" not in block or not len(spans):
+        return inside
+    returns = np.flatnonzero(as_bytes_array(block) == CR)
+    record = np.searchsorted(spans.starts, returns, side="right") - 1
+    within = (record >= 0) & (returns < spans.ends[np.maximum(record, 0)])
+    inside[record[within]] = True
+    return inside
+
+
 def plain_cut(block: bytes, at_eof: bool) -> tuple[int, int, int] | None:
-    """For a block with no quote and no blank line (so every line is one record): the bytes
-    of whole records, their line feeds and their records, as `split_by_parity` would count
-    them, with no offsets found; None for any other block."""
+    """For a block with no quote, no blank line and no CR but those of CRLFs (so every line
+    is one record, to pyarrow too): the bytes of whole records, their line feeds and their
+    records, as `split_by_parity` would count them, with no offsets found; None for any other
+    block."""
     if b'"' in block or block[:1] in (b"\n", b"\r"):
         return None
     data = as_bytes_array(block)
     line_end = data == LF
     if np.any(line_end[1:] & line_end[:-1]):  # a blank line (bytes.find is far slower)
         return None
-    if b"\r" in block and np.any(line_end[:-2] & (data[1:-1] == CR) & line_end[2:]):
-        return None
+    if b"\r" in block:
+        returns = np.flatnonzero(data == CR)
+        if np.any(data[np.minimum(returns + 1, len(data) - 1)] != LF) or (
+            np.any(line_end[:-2] & (data[1:-1] == CR) & line_end[2:])
+        ):
+            return None  # a CR alone (pyarrow ends a line there), or a blank CRLF line
     consumed = len(block) if at_eof else block.rfind(b"\n") + 1
     newlines = int(np.count_nonzero(line_end))  # all of them in `consumed`
     unterminated = consumed > 0 and block[consumed - 1] != LF

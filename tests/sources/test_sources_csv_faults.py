@@ -85,6 +85,20 @@ def test_bare_carriage_return_inside_a_row_is_a_fault(tmp_path: Path) -> None:
     assert pd.isna(faults[1])
 
 
+def test_bare_carriage_return_is_a_fault_even_when_pyarrows_row_count_matches(
+    tmp_path: Path,
+) -> None:
+    """pyarrow splits `1,x\ry` in two rows and skips the CR-only line: as many rows as records,
+    but not the same rows. The record with a CR is still one faulted row, on its own line."""
+    frame = read_frame(write(tmp_path / "c.csv", b"a,b\n1,x\ry,2\n\r\r\n3,z\n"))
+    assert frame["source_line"].tolist() == [2, 3, 4]
+    faults = frame["_read_fault"].tolist()
+    assert "carriage return" in str(faults[0])
+    assert pd.notna(faults[1])
+    assert pd.isna(faults[2])
+    assert cells(frame.iloc[2:], ["a", "b"]) == [["3", "z"]]
+
+
 def test_unclosed_quote_names_the_line_where_it_opens(tmp_path: Path) -> None:
     path = write(tmp_path / "c.csv", 'a,b\n1,2\n3,"never\n4,5\n6,7\n')
     source = open_one(path)
