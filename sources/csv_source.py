@@ -238,8 +238,8 @@ class CsvSource:
 
     def _read_plain(self, read: _BlockRead) -> pa.Table | None:
         """A plain block's records read by pyarrow in one call, the nth record on the nth line
-        from the block's first; None when pyarrow refuses them or counts other rows (a bare
-        CR, a record over the block size, ...): then the block is split and read by runs."""
+        from the block's first; None when pyarrow refuses them or counts other rows (a ragged
+        row, a record over the block size, ...): then the block is split and read by runs."""
         data = pa.py_buffer(read.block).slice(0, read.consumed)  # no copy
         values = self._pyarrow_read(data, PYARROW_BLOCK_BYTES, False, read.convert)
         if values is None or values.num_rows != read.records:
@@ -284,8 +284,7 @@ class CsvSource:
         longest = int((spans.ends[start:stop] - spans.starts[start:stop]).max())
         block_size = max(PYARROW_BLOCK_BYTES, 2 * longest + 1)
         values = self._pyarrow_read(data, block_size, spans.multiline, read.convert)
-        trusted = values is not None and not with_cr[start:stop].any()
-        if trusted and values is not None and values.num_rows == stop - start:
+        if values is not None and values.num_rows == stop - start and not with_cr[start:stop].any():
             lines = spans.lines[start:stop] + first_line
             return [with_origin(values, self._label, lines)]
         if stop - start <= CAREFUL_RUN:

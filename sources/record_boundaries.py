@@ -11,8 +11,8 @@ Two splitters give the same answer on well-formed CSV:
   of a field; elsewhere it is plain text) with one regular expression match per record
   (about 2.5 µs a record: used only for blocks where parity gave up).
 
-And `plain_cut` finds no records at all: in a block with no quote and no blank line, every line
-is a record, so counting line feeds is enough.
+And `plain_cut` finds no records at all: in a block with no quote, no blank line and no CR but
+those of CRLFs, every line is a record, so counting line feeds is enough.
 
 Records end at line feeds (LF); the CR of a CRLF is not part of the record. Line numbers count
 line feeds, so CRLF and LF files number lines alike; blank lines are counted but are no records.
